@@ -1,0 +1,174 @@
+//! `splade index`: build an on-disk inverted index from documents or vectors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use splade::encoder::Encoder;
+use splade::index::{IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions};
+use splade::io::RecordReader;
+use splade::io::input::input_len;
+use splade::io::vectors::VectorReader;
+
+use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress, set_threads};
+
+/// Build an inverted index from JSONL documents (or pre-encoded vectors).
+///
+/// Documents are encoded in batches and their postings written to a new
+/// index, published atomically: until the build finishes, a previous index at
+/// the same path stays what searches see, and an interrupted build leaves no
+/// half index behind. The model is recorded so that `splade search` encodes
+/// queries with it.
+///
+/// Examples:
+///   splade index corpus.jsonl --index ./idx
+///   cat corpus.jsonl | splade index - --index ./idx --model ./models/splade-tiny --store
+///   splade encode corpus.jsonl > vecs.jsonl && splade index --vectors vecs.jsonl --index ./idx
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct IndexArgs {
+    /// JSONL documents ({"id", "title", "text"}); `-` reads stdin.
+    #[arg(default_value = "-")]
+    input: String,
+
+    /// Index directory.
+    #[arg(long, env = "SPLADE_INDEX", default_value = "./splade-index")]
+    index: PathBuf,
+
+    /// The input holds pre-encoded vectors ({"id", "vector": {"token": weight}}),
+    /// as `splade encode` writes; no model is loaded.
+    #[arg(long)]
+    vectors: bool,
+
+    /// Store titles and texts in the index, to show them with search results.
+    #[arg(long)]
+    store: bool,
+
+    /// How document weights are stored: u16 (default, indistinguishable from
+    /// exact), u8 (smaller, changes rankings slightly) or f32 (exact).
+    #[arg(long, default_value = "u16", value_parser = parse_quantization)]
+    quantization: Quantization,
+
+    /// Memory for in-memory postings before sorted runs spill to disk, in MiB.
+    #[arg(long, default_value_t = 512)]
+    memory_budget: u64,
+
+    #[command(flatten)]
+    model: ModelArgs,
+
+    #[command(flatten)]
+    input_args: InputArgs,
+}
+
+fn parse_quantization(s: &str) -> Result<Quantization, String> {
+    s.parse::<Quantization>().map_err(|e| e.to_string())
+}
+
+pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let (writer, skipped, truncated) = if args.vectors {
+        build_from_vectors(&args, quiet)?
+    } else {
+        build_from_documents(&args, quiet)?
+    };
+    let docs = writer.num_docs();
+    let stats = writer
+        .commit()
+        .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    note(
+        quiet,
+        format!(
+            "indexed {docs} documents in {secs:.1}s ({:.1} docs/s): {} terms, {} postings, {:.1} MB at {}{}{}",
+            docs as f64 / secs.max(1e-9),
+            stats.terms,
+            stats.postings,
+            stats.bytes as f64 / 1e6,
+            args.index.display(),
+            if truncated > 0 { format!("; {truncated} documents truncated at the model's maximum length") } else { String::new() },
+            if skipped > 0 { format!("; {skipped} bad lines skipped") } else { String::new() },
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
+    WriterOptions {
+        model,
+        quantization: args.quantization,
+        store: args.store,
+        memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        ..WriterOptions::default()
+    }
+}
+
+/// What an index records about the model that encoded it.
+pub fn model_info(encoder: &Encoder) -> ModelInfo {
+    ModelInfo {
+        id: encoder.files().id.clone(),
+        revision: encoder.files().revision.clone(),
+        fingerprint: encoder.fingerprint().to_owned(),
+    }
+}
+
+fn build_from_documents(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, usize)> {
+    let (format, fields) = args.input_args.format_and_fields();
+    let mut reader = RecordReader::open(&args.input, format, fields)?;
+    let encoder = args.model.load()?;
+    let mut writer = IndexWriter::create(&args.index, writer_options(args, Some(model_info(&encoder))))?;
+    let bar = progress(input_len(&args.input), quiet, "indexing");
+    let name = reader.name().to_owned();
+    let mut truncated = 0usize;
+    let chunk = (args.model.batch_size * 16).max(256);
+    let counts = for_each_chunk(&mut reader, chunk, args.input_args.skip_invalid, &bar, |docs| {
+        let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (vectors, stats) = encoder.encode_with_stats(&refs)?;
+        truncated += stats.truncated;
+        for (doc, vector) in docs.iter().zip(&vectors) {
+            let terms: Vec<(&str, f32)> = vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
+            let stored = args.store.then(|| StoredDoc {
+                title: doc.title.clone(),
+                text: doc.body.clone(),
+            });
+            writer.add(&doc.id, &terms, stored.as_ref(), &format!("{name}:{}", doc.line))?;
+        }
+        bar.set_message(format!("indexing ({} docs)", writer.num_docs()));
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok((writer, counts.skipped, truncated))
+}
+
+fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, usize)> {
+    set_threads(args.model.threads)?;
+    let mut reader = VectorReader::open(&args.input)?;
+    let name = if args.input == "-" { "<stdin>".to_owned() } else { args.input.clone() };
+    let model = match &args.model.model {
+        Some(m) => Some(model_info(&args.model.load().with_context(|| format!("--model {m}"))?)),
+        None => None,
+    };
+    let mut writer = IndexWriter::create(&args.index, writer_options(args, model))?;
+    let bar = progress(input_len(&args.input), quiet, "indexing vectors");
+    let mut skipped = 0;
+    for record in &mut reader {
+        let record = match record {
+            Ok(r) => r,
+            Err(err @ splade::Error::Input { .. }) if args.input_args.skip_invalid => {
+                bar.suspend(|| eprintln!("splade: skipped {err}"));
+                skipped += 1;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let terms: Vec<(&str, f32)> = record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        writer.add(&record.id, &terms, None, &format!("{name}:{}", record.line))?;
+        if writer.num_docs() % 4096 == 0 {
+            bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
+        }
+    }
+    bar.finish_and_clear();
+    Ok((writer, skipped, 0))
+}

@@ -1,0 +1,102 @@
+//! `splade info` and `splade verify`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use splade::index::Index;
+
+use super::common::note;
+use super::search::open_index;
+
+/// Describe an index: documents, terms, postings, size, model, quantization.
+///
+/// Examples:
+///   splade info --index ./idx
+///   splade info --index ./idx --json | jq .docs
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct InfoArgs {
+    /// Index directory.
+    #[arg(long, env = "SPLADE_INDEX", default_value = "./splade-index")]
+    index: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Check every checksum of an index; exit 1 if anything is damaged.
+///
+/// Examples:
+///   splade verify --index ./idx && echo intact
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct VerifyArgs {
+    /// Index directory.
+    #[arg(long, env = "SPLADE_INDEX", default_value = "./splade-index")]
+    index: PathBuf,
+}
+
+pub fn run_info(args: InfoArgs) -> anyhow::Result<ExitCode> {
+    let index = open_index(&args.index)?;
+    let summary = summary(&index);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        for (key, value) in summary.as_object().expect("an object") {
+            let shown = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("{key:<18} {shown}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary(index: &Index) -> serde_json::Value {
+    let stats = index.stats();
+    let meta = index.meta();
+    let per_posting = if stats.postings > 0 {
+        stats.bytes as f64 / stats.postings as f64
+    } else {
+        0.0
+    };
+    serde_json::json!({
+        "path": index.dir().display().to_string(),
+        "docs": stats.docs,
+        "terms": stats.terms,
+        "postings": stats.postings,
+        "bytes": stats.bytes,
+        "bytes_per_posting": (per_posting * 100.0).round() / 100.0,
+        "segments": meta.segments.len(),
+        "quantization": meta.quantization.to_string(),
+        "stored_text": meta.store,
+        "model": meta.model.as_ref().map(|m| m.id.clone()),
+        "model_revision": meta.model.as_ref().and_then(|m| m.revision.clone()),
+        "model_fingerprint": meta.model.as_ref().map(|m| m.fingerprint.clone()),
+        "format_version": meta.format_version,
+        "written_by": format!("splade {}", meta.splade_version),
+    })
+}
+
+pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let index = match Index::open(&args.index) {
+        Ok(index) => index,
+        Err(err) => {
+            eprintln!("splade: {}: {err}", args.index.display());
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match index.verify() {
+        Ok(()) => {
+            note(quiet, format!("{}: ok ({} documents)", args.index.display(), index.num_docs()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => {
+            eprintln!("splade: {}: {err}", args.index.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}

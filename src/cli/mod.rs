@@ -1,0 +1,61 @@
+//! Command-line interface: one file per subcommand.
+//!
+//! Exit codes: 0 success, 1 a negative answer (`verify` found damage),
+//! 2 an error. Data goes to stdout, progress and messages to stderr.
+
+mod common;
+mod encode;
+mod eval;
+mod index;
+mod info;
+mod search;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use common::is_broken_pipe;
+
+/// Learned sparse retrieval (SPLADE) from the command line.
+///
+/// Encode texts into sparse vectors, build an inverted index, search it and
+/// measure it, without Python, GPU or server. Data goes to stdout as JSON
+/// Lines; progress and messages go to stderr.
+///
+/// Examples:
+///   splade index corpus.jsonl --index ./idx
+///   splade search "what is a learned sparse retriever" --index ./idx
+///   splade eval --index ./idx --queries queries.jsonl --qrels qrels.tsv
+#[derive(Debug, Parser)]
+#[command(name = "splade", version, about, long_about, verbatim_doc_comment)]
+pub struct Cli {
+    /// Print no progress or summary on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Encode(encode::EncodeArgs),
+    Index(index::IndexArgs),
+    Search(search::SearchArgs),
+    Eval(eval::EvalArgs),
+    Info(info::InfoArgs),
+    Verify(info::VerifyArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Encode(args) => encode::run(args, quiet),
+        Command::Index(args) => index::run(args, quiet),
+        Command::Search(args) => search::run(args, quiet),
+        Command::Eval(args) => eval::run(args, quiet),
+        Command::Info(args) => info::run_info(args),
+        Command::Verify(args) => info::run_verify(args, quiet),
+    }
+}

@@ -1,0 +1,221 @@
+//! `splade search`: encode a query with the index's model and rank documents.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use splade::encoder::Encoder;
+use splade::index::Index;
+use splade::io::output::column_safe;
+use splade::io::{InputFormat, RecordReader};
+use splade::search::{Hit, search, search_batch};
+
+use super::common::{FieldNames, ModelArgs, load_encoder, set_threads};
+
+/// Search an index: the top-k documents by dot product with the query.
+///
+/// The query is encoded by the model recorded in the index. Output is JSON
+/// Lines {"rank", "id", "score"} when stdout is not a terminal, a table when
+/// it is. Many queries at once: --queries FILE (JSONL with id/text, or TSV
+/// `qid<TAB>text`), written as JSONL, TREC run or TSV.
+///
+/// Examples:
+///   splade search "how do vaccines work" --index ./idx -k 5
+///   splade search "rust borrow checker" --index ./idx --show | jq .
+///   splade search --queries queries.jsonl --index ./idx --format trec -k 1000 > run.trec
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct SearchArgs {
+    /// The query text (or use --queries).
+    #[arg(required_unless_present = "queries")]
+    query: Option<String>,
+
+    /// Index directory.
+    #[arg(long, env = "SPLADE_INDEX", default_value = "./splade-index")]
+    index: PathBuf,
+
+    /// Number of results per query.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+
+    /// Read queries from a file (JSONL with id/text, or TSV qid<TAB>text); `-` reads stdin.
+    #[arg(long, conflicts_with = "query")]
+    queries: Option<String>,
+
+    /// Output format [default: table on a terminal, else jsonl]
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+
+    /// Run tag in the last column of TREC output.
+    #[arg(long, default_value = "splade")]
+    run_tag: String,
+
+    /// Add the stored title and text (index built with --store).
+    #[arg(long)]
+    show: bool,
+
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per result.
+    Jsonl,
+    /// TREC run: `qid Q0 docid rank score tag`.
+    Trec,
+    /// `qid<TAB>docid<TAB>rank<TAB>score`.
+    Tsv,
+    /// An aligned table for reading.
+    Table,
+}
+
+pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
+    let index = open_index(&args.index)?;
+    let encoder = query_encoder(&index, &args.model)?;
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match (&args.query, &args.queries) {
+        (Some(q), _) => {
+            let hits = search(&index, &query_terms(&encoder, q)?.iter().map(|(t, w)| (t.as_str(), *w)).collect::<Vec<_>>(), args.k);
+            write_hits(&mut out, &index, None, &hits, format, &args)?;
+        }
+        (None, Some(path)) => {
+            let (ids, results) = run_queries(&index, &encoder, path, args.k)?;
+            for (qid, hits) in ids.iter().zip(&results) {
+                write_hits(&mut out, &index, Some(qid), hits, format, &args)?;
+            }
+        }
+        (None, None) => bail!("give a query or --queries FILE"),
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens an index with a message that says where.
+pub fn open_index(dir: &Path) -> anyhow::Result<Index> {
+    Index::open(dir).with_context(|| format!("cannot open the index at {}", dir.display()))
+}
+
+/// The encoder for queries: the index's model; `--model` must agree with it.
+pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder> {
+    set_threads(args.threads)?;
+    let recorded = index.meta().model.clone();
+    match (recorded, &args.model) {
+        (None, None) => bail!(
+            "the index at {} records no model (it was built from vectors); pass --model",
+            index.dir().display()
+        ),
+        (None, Some(_)) => args.load(),
+        (Some(info), None) => load_encoder(&info.id, info.revision.as_deref(), args)
+            .context("cannot load the model recorded in the index; pass --model with a local copy"),
+        (Some(info), Some(name)) => {
+            let encoder = args.load()?;
+            if encoder.fingerprint() != info.fingerprint {
+                bail!(
+                    "--model {name} is not the model the index was built with ({}, fingerprint {}; \
+                     this one has {}); search with that model or rebuild the index",
+                    info.id,
+                    info.fingerprint,
+                    encoder.fingerprint()
+                );
+            }
+            Ok(encoder)
+        }
+    }
+}
+
+/// Encodes a query into `(token, weight)` terms.
+pub fn query_terms(encoder: &Encoder, text: &str) -> anyhow::Result<Vec<(String, f32)>> {
+    let v = encoder.encode_one(text)?;
+    Ok(v.iter().map(|(t, w)| (encoder.token(t).to_owned(), w)).collect())
+}
+
+/// Reads, encodes and runs every query of a file; returns query ids and hits.
+pub fn run_queries(
+    index: &Index,
+    encoder: &Encoder,
+    path: &str,
+    k: usize,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
+    let reader = RecordReader::open(path, InputFormat::Auto, FieldNames::default())?;
+    let queries = reader.collect::<Result<Vec<_>, _>>()?;
+    let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let vectors = encoder.encode(&refs)?;
+    let terms: Vec<Vec<(String, f32)>> = vectors
+        .iter()
+        .map(|v| v.iter().map(|(t, w)| (encoder.token(t).to_owned(), w)).collect())
+        .collect();
+    let results = search_batch(index, &terms, k);
+    Ok((queries.into_iter().map(|q| q.id).collect(), results))
+}
+
+fn write_hits(
+    out: &mut impl Write,
+    index: &Index,
+    qid: Option<&str>,
+    hits: &[Hit],
+    format: Format,
+    args: &SearchArgs,
+) -> anyhow::Result<()> {
+    let qid_col = column_safe(qid.unwrap_or("query"));
+    if format == Format::Table && hits.is_empty() {
+        writeln!(out, "no results")?;
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        let rank = rank + 1;
+        let id = index.doc_id(hit.doc);
+        match format {
+            Format::Jsonl => {
+                let mut obj = serde_json::Map::new();
+                if let Some(q) = qid {
+                    obj.insert("qid".into(), q.into());
+                }
+                obj.insert("rank".into(), rank.into());
+                obj.insert("id".into(), id.into());
+                obj.insert("score".into(), serde_json::Value::from(hit.score as f64));
+                if args.show {
+                    if let Some(doc) = index.stored(hit.doc) {
+                        obj.insert("title".into(), doc.title.into());
+                        obj.insert("text".into(), doc.text.into());
+                    }
+                }
+                serde_json::to_writer(&mut *out, &obj)?;
+                writeln!(out)?;
+            }
+            Format::Trec => writeln!(out, "{qid_col} Q0 {} {rank} {} {}", column_safe(id), hit.score, column_safe(&args.run_tag))?,
+            Format::Tsv => writeln!(out, "{qid_col}\t{}\t{rank}\t{}", column_safe(id), hit.score)?,
+            Format::Table => {
+                writeln!(out, "{rank:>4}  {:>9.4}  {id}", hit.score)?;
+                if args.show {
+                    if let Some(doc) = index.stored(hit.doc) {
+                        let text = match doc.title {
+                            Some(t) => format!("{t} — {}", doc.text),
+                            None => doc.text,
+                        };
+                        writeln!(out, "      {}", snippet(&text, 160))?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn snippet(text: &str, chars: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= chars {
+        return flat;
+    }
+    let cut: String = flat.chars().take(chars).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,265 @@
+//! Text to SPLADE vector: model resolution, BERT masked-LM, pooling.
+//!
+//! The pipeline equals sentence-transformers' `SparseEncoder` with
+//! `SpladePooling(max, relu)`: tokenize with `[CLS] ... [SEP]` and truncation,
+//! run BERT and its MLM head, and take per vocabulary entry the max over all
+//! real tokens ([CLS] and [SEP] included) of `log(1 + relu(logit))`.
+//! Queries and documents go through the same encoder.
+//!
+//! Texts are encoded in length-sorted batches, so padding stays small, and
+//! results come back in input order.
+
+mod bert;
+pub mod config;
+pub mod pool;
+pub mod resolve;
+pub mod weights;
+
+use std::path::Path;
+
+use candle_core::Device;
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+pub use config::BertConfig;
+pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
+
+use crate::error::{Error, Result};
+use crate::sparse::SparseVector;
+use bert::BertMlm;
+use pool::Decoder;
+use weights::Checkpoint;
+
+/// How texts are encoded.
+#[derive(Debug, Clone)]
+pub struct EncoderOptions {
+    /// Truncate tokenized texts (special tokens included) to this length;
+    /// `None` means the model's `max_position_embeddings` (512 for BERT).
+    pub max_length: Option<usize>,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        EncoderOptions {
+            max_length: None,
+            batch_size: 32,
+        }
+    }
+}
+
+/// Per-call counts, for progress and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// Tokens processed, special tokens included, padding excluded.
+    pub tokens: usize,
+    /// Texts cut at the maximum length.
+    pub truncated: usize,
+}
+
+/// A loaded SPLADE model.
+pub struct Encoder {
+    bert: BertMlm,
+    decoder: Decoder,
+    tokenizer: Tokenizer,
+    vocab: Vec<String>,
+    max_length: usize,
+    batch_size: usize,
+    files: ModelFiles,
+    fingerprint: String,
+}
+
+impl Encoder {
+    /// Resolves and loads a model.
+    pub fn load(source: &ModelSource, options: &EncoderOptions) -> Result<Self> {
+        let files = source.resolve()?;
+        Self::from_files(files, options)
+    }
+
+    /// Loads a model from resolved files.
+    pub fn from_files(files: ModelFiles, options: &EncoderOptions) -> Result<Self> {
+        let device = Device::Cpu;
+        let config = BertConfig::from_file(&files.config)?;
+        let ckpt = Checkpoint::open(&files.weights, &device)?;
+        let bert = BertMlm::load(&ckpt, &config, &device)?;
+        let decoder = load_decoder(&ckpt, &config)?;
+        let max_length = options
+            .max_length
+            .unwrap_or(config.max_position_embeddings)
+            .clamp(2, config.max_position_embeddings);
+        let tokenizer = load_tokenizer(&files.tokenizer, max_length)?;
+        let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
+        let fingerprint = fingerprint(&[&files.config, &files.tokenizer])?;
+        Ok(Encoder {
+            bert,
+            decoder,
+            tokenizer,
+            vocab,
+            max_length,
+            batch_size: options.batch_size.max(1),
+            files,
+            fingerprint,
+        })
+    }
+
+    /// Encodes one text.
+    pub fn encode_one(&self, text: &str) -> Result<SparseVector> {
+        Ok(self.encode(&[text])?.pop().expect("one vector per text"))
+    }
+
+    /// Encodes texts; the result is in input order.
+    pub fn encode(&self, texts: &[&str]) -> Result<Vec<SparseVector>> {
+        Ok(self.encode_with_stats(texts)?.0)
+    }
+
+    /// Encodes texts and counts tokens and truncations.
+    pub fn encode_with_stats(&self, texts: &[&str]) -> Result<(Vec<SparseVector>, EncodeStats)> {
+        let ids = self.tokenize(texts)?;
+        let mut stats = EncodeStats::default();
+        for seq in &ids {
+            stats.tokens += seq.len();
+            stats.truncated += usize::from(seq.len() >= self.max_length);
+        }
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut out: Vec<Option<SparseVector>> = vec![None; ids.len()];
+        for batch in order.chunks(self.batch_size) {
+            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+            for (&i, v) in batch.iter().zip(self.encode_ids(&seqs)?) {
+                out[i] = Some(v);
+            }
+        }
+        let vectors = out.into_iter().map(|v| v.expect("every text encoded")).collect();
+        Ok((vectors, stats))
+    }
+
+    /// Token ids of each text, `[CLS] ... [SEP]`, truncated.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Msg(format!("tokenization failed: {e}")))?;
+        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// Runs one padded batch and pools each sequence.
+    fn encode_ids(&self, seqs: &[&[u32]]) -> Result<Vec<SparseVector>> {
+        let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
+        if len == 0 {
+            return Ok(vec![SparseVector::default(); seqs.len()]);
+        }
+        let mut ids = Vec::with_capacity(seqs.len() * len);
+        for s in seqs {
+            ids.extend_from_slice(s);
+            ids.resize(ids.len() + len - s.len(), 0);
+        }
+        let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        let hidden = self.bert.forward(&ids, &lengths, len)?;
+        let hidden: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
+        let width = hidden.len() / (seqs.len() * len);
+        // Keep only the rows of real tokens, each text's rows consecutive.
+        let mut real = Vec::with_capacity(lengths.iter().sum::<usize>() * width);
+        let mut spans = Vec::with_capacity(seqs.len());
+        for (b, &l) in lengths.iter().enumerate() {
+            spans.push((real.len() / width, l));
+            real.extend_from_slice(&hidden[b * len * width..(b * len + l) * width]);
+        }
+        Ok(self.decoder.pool(&real, &spans))
+    }
+
+    /// The vocabulary entry of a term id.
+    pub fn token(&self, id: u32) -> &str {
+        &self.vocab[id as usize]
+    }
+
+    /// All vocabulary entries, by id.
+    pub fn vocab(&self) -> &[String] {
+        &self.vocab
+    }
+
+    /// The term id of a vocabulary entry.
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.tokenizer.token_to_id(token)
+    }
+
+    /// Where the model came from.
+    pub fn files(&self) -> &ModelFiles {
+        &self.files
+    }
+
+    /// A checksum of config.json and tokenizer.json: an index records it so
+    /// that a query is never encoded by a different model than the documents.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The truncation length in tokens.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+}
+
+/// The decoder is `cls.predictions.decoder.weight` when present, else tied
+/// to the word embeddings; its bias is `cls.predictions.decoder.bias` or
+/// `cls.predictions.bias`.
+fn load_decoder(ckpt: &Checkpoint, config: &BertConfig) -> Result<Decoder> {
+    let (v, h) = (config.vocab_size, config.hidden_size);
+    let weight_name = if ckpt.contains("cls.predictions.decoder.weight") {
+        "cls.predictions.decoder.weight"
+    } else {
+        "bert.embeddings.word_embeddings.weight"
+    };
+    let bias_name = if ckpt.contains("cls.predictions.decoder.bias") {
+        "cls.predictions.decoder.bias"
+    } else {
+        "cls.predictions.bias"
+    };
+    let weight = ckpt.get(weight_name, &[v, h])?;
+    let bias = ckpt.get(bias_name, &[v])?;
+    Ok(Decoder::new(
+        weight.flatten_all()?.to_vec1()?,
+        bias.to_vec1()?,
+        h,
+    ))
+}
+
+fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer> {
+    let mut tokenizer = Tokenizer::from_file(path)
+        .map_err(|e| Error::model(path, format!("not a readable tokenizer: {e}")))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: 0,
+            direction: TruncationDirection::Right,
+        }))
+        .map_err(|e| Error::model(path, format!("cannot set truncation: {e}")))?;
+    Ok(tokenizer)
+}
+
+/// Vocabulary entries by id; every id below `vocab_size` must have one.
+fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> Result<Vec<String>> {
+    let mut vocab = vec![String::new(); vocab_size];
+    for (token, id) in tokenizer.get_vocab(true) {
+        if let Some(slot) = vocab.get_mut(id as usize) {
+            *slot = token;
+        }
+    }
+    if let Some(id) = vocab.iter().position(String::is_empty) {
+        return Err(Error::model(
+            path,
+            format!("tokenizer has no token for id {id} (config.json vocab_size {vocab_size})"),
+        ));
+    }
+    Ok(vocab)
+}
+
+fn fingerprint(paths: &[&Path]) -> Result<String> {
+    let mut out = String::from("crc32:");
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(*path, e))?;
+        out.push_str(&format!("{:08x}", crc32fast::hash(&bytes)));
+    }
+    Ok(out)
+}

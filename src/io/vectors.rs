@@ -1,0 +1,135 @@
+//! Reading pre-encoded vectors: the JSONL that `splade encode` writes.
+//!
+//! Each line is `{"id": ..., "vector": {"token": weight, ...}}`; weights must
+//! be finite numbers, zero weights are dropped, negative ones refused.
+
+use std::io::BufRead;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// One pre-encoded document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorRecord {
+    /// External id.
+    pub id: String,
+    /// `(token, weight)` pairs, weights > 0.
+    pub terms: Vec<(String, f32)>,
+    /// 1-based line number.
+    pub line: u64,
+}
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(alias = "_id")]
+    id: Value,
+    vector: serde_json::Map<String, Value>,
+}
+
+/// Streams [`VectorRecord`]s from JSONL.
+pub struct VectorReader {
+    name: String,
+    reader: Box<dyn BufRead + Send>,
+    line: u64,
+    buf: String,
+}
+
+impl VectorReader {
+    /// Opens a file, or stdin for `-`.
+    pub fn open(path: &str) -> Result<Self> {
+        let (name, reader): (String, Box<dyn BufRead + Send>) = if path == "-" {
+            ("<stdin>".into(), Box::new(std::io::BufReader::new(std::io::stdin())))
+        } else {
+            let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            (path.into(), Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+        };
+        Ok(Self::new(name, reader))
+    }
+
+    /// Reads from any stream; `name` appears in errors.
+    pub fn new(name: String, reader: Box<dyn BufRead + Send>) -> Self {
+        VectorReader {
+            name,
+            reader,
+            line: 0,
+            buf: String::new(),
+        }
+    }
+
+    fn err(&self, message: impl Into<String>) -> Error {
+        Error::Input {
+            source_name: self.name.clone(),
+            line: self.line,
+            message: message.into(),
+        }
+    }
+
+    fn parse(&self, text: &str) -> Result<VectorRecord> {
+        let raw: Raw = serde_json::from_str(text).map_err(|e| self.err(format!("invalid vector line: {e}")))?;
+        let id = match raw.id {
+            Value::String(s) if !s.is_empty() => s,
+            Value::Number(n) => n.to_string(),
+            _ => return Err(self.err("field \"id\" must be a non-empty string or a number")),
+        };
+        let mut terms = Vec::with_capacity(raw.vector.len());
+        for (token, w) in raw.vector {
+            let w = w
+                .as_f64()
+                .ok_or_else(|| self.err(format!("weight of {token:?} is not a number")))?;
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(self.err(format!("weight of {token:?} is {w}, expected >= 0")));
+            }
+            if w > 0.0 {
+                terms.push((token, w as f32));
+            }
+        }
+        Ok(VectorRecord {
+            id,
+            terms,
+            line: self.line,
+        })
+    }
+}
+
+impl Iterator for VectorReader {
+    type Item = Result<VectorRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.line += 1;
+                    return Some(Err(self.err("invalid UTF-8")));
+                }
+                Err(e) => return Some(Err(Error::io(&self.name, e))),
+            }
+            self.line += 1;
+            let text = self.buf.trim_start_matches('\u{feff}').trim();
+            if text.is_empty() {
+                continue;
+            }
+            return Some(self.parse(text));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_encode_output_and_reports_bad_lines() {
+        let text = "{\"id\":\"a\",\"vector\":{\"x\":1.5,\"y\":0}}\n\n{\"id\":\"b\",\"vector\":{\"x\":-1}}\n";
+        let reader = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        let got: Vec<_> = VectorReader::new("v.jsonl".into(), reader).collect();
+        let a = got[0].as_ref().unwrap();
+        assert_eq!(a.terms, vec![("x".to_string(), 1.5)]);
+        let e = got[1].as_ref().unwrap_err().to_string();
+        assert!(e.starts_with("v.jsonl:3: weight of \"x\" is -1"), "{e}");
+    }
+}
