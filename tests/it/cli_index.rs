@@ -1,0 +1,1 @@
+//! CLI tests of index/search/eval (see below).

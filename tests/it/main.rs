@@ -1,0 +1,9 @@
+//! Integration tests: one binary, one module per area. Tests that need the
+//! real splade-tiny weights find them through `SPLADE_TEST_MODEL` (set by
+//! `.ci/run`) or `../shared/models/splade-tiny`, and say so when skipped.
+
+mod cli_encode;
+mod cli_index;
+mod fixtures;
+mod loading;
+mod parity;

@@ -1,0 +1,94 @@
+//! Parity with the Python reference (sentence-transformers `SparseEncoder`)
+//! on splade-tiny: `../shared/reference/parity.jsonl`.
+
+use std::collections::HashMap;
+
+use splade::encoder::{Encoder, EncoderOptions, ModelSource};
+
+use crate::fixtures::{real_model, shared_file};
+
+fn load(batch_size: usize) -> Option<Encoder> {
+    let dir = real_model("parity")?;
+    Some(
+        Encoder::load(
+            &ModelSource::Local(dir),
+            &EncoderOptions { batch_size, ..Default::default() },
+        )
+        .unwrap(),
+    )
+}
+
+fn reference() -> Option<(Vec<String>, Vec<HashMap<u32, f32>>)> {
+    let inputs = shared_file("parity", "reference/parity_inputs.jsonl")?;
+    let outputs = shared_file("parity", "reference/parity.jsonl")?;
+    let texts = std::fs::read_to_string(inputs)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_owned())
+        .collect();
+    let vectors = std::fs::read_to_string(outputs)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["vector"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, w)| (k.parse().unwrap(), w.as_f64().unwrap() as f32))
+                .collect()
+        })
+        .collect();
+    Some((texts, vectors))
+}
+
+fn check(encoder: &Encoder, texts: &[String], want: &[HashMap<u32, f32>]) {
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = encoder.encode(&refs).unwrap();
+    assert_eq!(got.len(), want.len());
+    let mut worst = 0f32;
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        for (&term, &weight) in w {
+            let ours = g.get(term);
+            worst = worst.max((ours - weight).abs());
+            assert!((ours - weight).abs() <= 1e-4, "text {i} term {term}: ours {ours}, reference {weight}");
+            if weight >= 1e-4 {
+                assert!(ours > 0.0, "text {i} term {term} active in the reference ({weight}) but not ours");
+            }
+        }
+        for (term, ours) in g.iter() {
+            let theirs = w.get(&term).copied().unwrap_or(0.0);
+            assert!((ours - theirs).abs() <= 1e-4, "text {i} term {term}: ours {ours}, reference {theirs}");
+        }
+    }
+    eprintln!("parity: {} texts, max abs diff {worst:e}", got.len());
+}
+
+#[test]
+fn vectors_match_the_reference_batched() {
+    let (Some(encoder), Some((texts, want))) = (load(32), reference()) else { return };
+    assert_eq!(texts.len(), 119);
+    check(&encoder, &texts, &want);
+}
+
+#[test]
+fn vectors_match_the_reference_one_at_a_time() {
+    let (Some(encoder), Some((texts, want))) = (load(1), reference()) else { return };
+    check(&encoder, &texts, &want);
+}
+
+#[test]
+fn model_card_scores_match() {
+    let (Some(encoder), Some(path)) = (load(8), shared_file("card", "reference/card_similarity.json")) else {
+        return;
+    };
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let query = encoder.encode_one(card["query"].as_str().unwrap()).unwrap();
+    let docs: Vec<&str> = card["documents"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let vectors = encoder.encode(&docs).unwrap();
+    for (v, want) in vectors.iter().zip(card["scores_float32_model_similarity"].as_array().unwrap()) {
+        let want = want.as_f64().unwrap() as f32;
+        let got = query.dot(v);
+        assert!((got - want).abs() <= 1e-3, "score {got} vs reference {want}");
+    }
+}
