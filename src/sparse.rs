@@ -87,7 +87,10 @@ impl SparseVector {
 
     /// Iterates over `(term id, weight)` pairs in id order.
     pub fn iter(&self) -> impl Iterator<Item = (u32, f32)> + '_ {
-        self.indices.iter().copied().zip(self.values.iter().copied())
+        self.indices
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 
     /// The weight of one term, zero when absent.

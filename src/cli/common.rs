@@ -48,7 +48,11 @@ impl ModelArgs {
 }
 
 /// Loads a model by name with the batching options of `args`.
-pub fn load_encoder(name: &str, revision: Option<&str>, args: &ModelArgs) -> anyhow::Result<Encoder> {
+pub fn load_encoder(
+    name: &str,
+    revision: Option<&str>,
+    args: &ModelArgs,
+) -> anyhow::Result<Encoder> {
     set_threads(args.threads)?;
     let source = ModelSource::parse(name, revision);
     let options = EncoderOptions {
@@ -62,7 +66,9 @@ pub fn load_encoder(name: &str, revision: Option<&str>, args: &ModelArgs) -> any
 pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = threads {
         // Ignore "already initialised": the first setting wins.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
     Ok(())
 }
@@ -127,7 +133,10 @@ pub fn progress(total_bytes: Option<u64>, quiet: bool, what: &str) -> ProgressBa
         }
         None => {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed_precise}").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed_precise}")
+                    .expect("valid template"),
+            );
             bar
         }
     };

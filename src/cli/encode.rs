@@ -51,17 +51,23 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut tokens = 0usize;
     let chunk = (args.model.batch_size * 16).max(256);
-    let counts = for_each_chunk(&mut reader, chunk, args.input_args.skip_invalid, &bar, |docs| {
-        let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let (vectors, stats) = encoder.encode_with_stats(&refs)?;
-        tokens += stats.tokens;
-        for (doc, vector) in docs.iter().zip(&vectors) {
-            write_vector_line(&mut out, &doc.id, vector, encoder.vocab())?;
-        }
-        out.flush()?;
-        Ok(())
-    })?;
+    let counts = for_each_chunk(
+        &mut reader,
+        chunk,
+        args.input_args.skip_invalid,
+        &bar,
+        |docs| {
+            let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let (vectors, stats) = encoder.encode_with_stats(&refs)?;
+            tokens += stats.tokens;
+            for (doc, vector) in docs.iter().zip(&vectors) {
+                write_vector_line(&mut out, &doc.id, vector, encoder.vocab())?;
+            }
+            out.flush()?;
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     note(
@@ -72,7 +78,11 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             tokens,
             secs,
             counts.records as f64 / secs.max(1e-9),
-            if counts.skipped > 0 { format!(", {} bad lines skipped", counts.skipped) } else { String::new() }
+            if counts.skipped > 0 {
+                format!(", {} bad lines skipped", counts.skipped)
+            } else {
+                String::new()
+            }
         ),
     );
     Ok(ExitCode::SUCCESS)

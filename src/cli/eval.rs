@@ -63,9 +63,12 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: EvalArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let qrels = read_qrels(&args.qrels).with_context(|| format!("cannot read qrels {}", args.qrels.display()))?;
+    let qrels = read_qrels(&args.qrels)
+        .with_context(|| format!("cannot read qrels {}", args.qrels.display()))?;
     let run = match (&args.run, &args.index, &args.queries) {
-        (Some(path), _, _) => read_run(path).with_context(|| format!("cannot read run {}", path.display()))?,
+        (Some(path), _, _) => {
+            read_run(path).with_context(|| format!("cannot read run {}", path.display()))?
+        }
         (None, Some(dir), Some(queries)) => search_run(dir, queries, &args, quiet)?,
         _ => bail!("give --run FILE, or --index DIR with --queries FILE"),
     };
@@ -81,7 +84,12 @@ pub fn run(args: EvalArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn search_run(dir: &std::path::Path, queries: &str, args: &EvalArgs, quiet: bool) -> anyhow::Result<Run> {
+fn search_run(
+    dir: &std::path::Path,
+    queries: &str,
+    args: &EvalArgs,
+    quiet: bool,
+) -> anyhow::Result<Run> {
     let index = open_index(dir)?;
     let encoder = query_encoder(&index, &args.model)?;
     let started = Instant::now();
@@ -120,8 +128,11 @@ fn write_json(out: &mut impl Write, e: &Evaluation, args: &EvalArgs) -> anyhow::
         "mean": metrics_json(&e.mean),
     });
     if args.per_query {
-        let per: serde_json::Map<String, serde_json::Value> =
-            e.per_query.iter().map(|(q, m)| (q.clone(), metrics_json(m))).collect();
+        let per: serde_json::Map<String, serde_json::Value> = e
+            .per_query
+            .iter()
+            .map(|(q, m)| (q.clone(), metrics_json(m)))
+            .collect();
         obj["per_query"] = serde_json::Value::Object(per);
     }
     serde_json::to_writer_pretty(&mut *out, &obj)?;
@@ -130,7 +141,11 @@ fn write_json(out: &mut impl Write, e: &Evaluation, args: &EvalArgs) -> anyhow::
 }
 
 fn write_table(out: &mut impl Write, e: &Evaluation, per_query: bool) -> anyhow::Result<()> {
-    writeln!(out, "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8}", "query", "nDCG@10", "RR@10", "R@100", "R@1000", "MAP")?;
+    writeln!(
+        out,
+        "{:<12} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "query", "nDCG@10", "RR@10", "R@100", "R@1000", "MAP"
+    )?;
     let row = |out: &mut dyn Write, name: &str, m: &Metrics| {
         writeln!(
             out,

@@ -87,8 +87,16 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             stats.postings,
             stats.bytes as f64 / 1e6,
             args.index.display(),
-            if truncated > 0 { format!("; {truncated} documents truncated at the model's maximum length") } else { String::new() },
-            if skipped > 0 { format!("; {skipped} bad lines skipped") } else { String::new() },
+            if truncated > 0 {
+                format!("; {truncated} documents truncated at the model's maximum length")
+            } else {
+                String::new()
+            },
+            if skipped > 0 {
+                format!("; {skipped} bad lines skipped")
+            } else {
+                String::new()
+            },
         ),
     );
     Ok(ExitCode::SUCCESS)
@@ -113,31 +121,49 @@ pub fn model_info(encoder: &Encoder) -> ModelInfo {
     }
 }
 
-fn build_from_documents(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, usize)> {
+fn build_from_documents(
+    args: &IndexArgs,
+    quiet: bool,
+) -> anyhow::Result<(IndexWriter, u64, usize)> {
     let (format, fields) = args.input_args.format_and_fields();
     let mut reader = RecordReader::open(&args.input, format, fields)?;
     let encoder = args.model.load()?;
-    let mut writer = IndexWriter::create(&args.index, writer_options(args, Some(model_info(&encoder))))?;
+    let mut writer = IndexWriter::create(
+        &args.index,
+        writer_options(args, Some(model_info(&encoder))),
+    )?;
     let bar = progress(input_len(&args.input), quiet, "indexing");
     let name = reader.name().to_owned();
     let mut truncated = 0usize;
     let chunk = (args.model.batch_size * 16).max(256);
-    let counts = for_each_chunk(&mut reader, chunk, args.input_args.skip_invalid, &bar, |docs| {
-        let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let (vectors, stats) = encoder.encode_with_stats(&refs)?;
-        truncated += stats.truncated;
-        for (doc, vector) in docs.iter().zip(&vectors) {
-            let terms: Vec<(&str, f32)> = vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
-            let stored = args.store.then(|| StoredDoc {
-                title: doc.title.clone(),
-                text: doc.body.clone(),
-            });
-            writer.add(&doc.id, &terms, stored.as_ref(), &format!("{name}:{}", doc.line))?;
-        }
-        bar.set_message(format!("indexing ({} docs)", writer.num_docs()));
-        Ok(())
-    })?;
+    let counts = for_each_chunk(
+        &mut reader,
+        chunk,
+        args.input_args.skip_invalid,
+        &bar,
+        |docs| {
+            let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let (vectors, stats) = encoder.encode_with_stats(&refs)?;
+            truncated += stats.truncated;
+            for (doc, vector) in docs.iter().zip(&vectors) {
+                let terms: Vec<(&str, f32)> =
+                    vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
+                let stored = args.store.then(|| StoredDoc {
+                    title: doc.title.clone(),
+                    text: doc.body.clone(),
+                });
+                writer.add(
+                    &doc.id,
+                    &terms,
+                    stored.as_ref(),
+                    &format!("{name}:{}", doc.line),
+                )?;
+            }
+            bar.set_message(format!("indexing ({} docs)", writer.num_docs()));
+            Ok(())
+        },
+    )?;
     bar.finish_and_clear();
     Ok((writer, counts.skipped, truncated))
 }
@@ -145,9 +171,15 @@ fn build_from_documents(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexW
 fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, usize)> {
     set_threads(args.model.threads)?;
     let mut reader = VectorReader::open(&args.input)?;
-    let name = if args.input == "-" { "<stdin>".to_owned() } else { args.input.clone() };
+    let name = if args.input == "-" {
+        "<stdin>".to_owned()
+    } else {
+        args.input.clone()
+    };
     let model = match &args.model.model {
-        Some(m) => Some(model_info(&args.model.load().with_context(|| format!("--model {m}"))?)),
+        Some(m) => Some(model_info(
+            &args.model.load().with_context(|| format!("--model {m}"))?,
+        )),
         None => None,
     };
     let mut writer = IndexWriter::create(&args.index, writer_options(args, model))?;

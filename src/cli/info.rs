@@ -91,7 +91,14 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     };
     match index.verify() {
         Ok(()) => {
-            note(quiet, format!("{}: ok ({} documents)", args.index.display(), index.num_docs()));
+            note(
+                quiet,
+                format!(
+                    "{}: ok ({} documents)",
+                    args.index.display(),
+                    index.num_docs()
+                ),
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

@@ -85,7 +85,14 @@ pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match (&args.query, &args.queries) {
         (Some(q), _) => {
-            let hits = search(&index, &query_terms(&encoder, q)?.iter().map(|(t, w)| (t.as_str(), *w)).collect::<Vec<_>>(), args.k);
+            let hits = search(
+                &index,
+                &query_terms(&encoder, q)?
+                    .iter()
+                    .map(|(t, w)| (t.as_str(), *w))
+                    .collect::<Vec<_>>(),
+                args.k,
+            );
             write_hits(&mut out, &index, None, &hits, format, &args)?;
         }
         (None, Some(path)) => {
@@ -136,7 +143,9 @@ pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder>
 /// Encodes a query into `(token, weight)` terms.
 pub fn query_terms(encoder: &Encoder, text: &str) -> anyhow::Result<Vec<(String, f32)>> {
     let v = encoder.encode_one(text)?;
-    Ok(v.iter().map(|(t, w)| (encoder.token(t).to_owned(), w)).collect())
+    Ok(v.iter()
+        .map(|(t, w)| (encoder.token(t).to_owned(), w))
+        .collect())
 }
 
 /// Reads, encodes and runs every query of a file; returns query ids and hits.
@@ -153,7 +162,11 @@ pub fn run_queries(
     let vectors = encoder.encode(&refs)?;
     let terms: Vec<Vec<(String, f32)>> = vectors
         .iter()
-        .map(|v| v.iter().map(|(t, w)| (encoder.token(t).to_owned(), w)).collect())
+        .map(|v| {
+            v.iter()
+                .map(|(t, w)| (encoder.token(t).to_owned(), w))
+                .collect()
+        })
         .collect();
     let results = search_batch(index, &terms, k);
     Ok((queries.into_iter().map(|q| q.id).collect(), results))
@@ -192,7 +205,13 @@ fn write_hits(
                 serde_json::to_writer(&mut *out, &obj)?;
                 writeln!(out)?;
             }
-            Format::Trec => writeln!(out, "{qid_col} Q0 {} {rank} {} {}", column_safe(id), hit.score, column_safe(&args.run_tag))?,
+            Format::Trec => writeln!(
+                out,
+                "{qid_col} Q0 {} {rank} {} {}",
+                column_safe(id),
+                hit.score,
+                column_safe(&args.run_tag)
+            )?,
             Format::Tsv => writeln!(out, "{qid_col}\t{}\t{rank}\t{}", column_safe(id), hit.score)?,
             Format::Table => {
                 writeln!(out, "{rank:>4}  {:>9.4}  {id}", hit.score)?;

@@ -81,7 +81,10 @@ impl Embeddings {
             &[config.type_vocab_size, h],
         )?;
         Ok(Embeddings {
-            word: ckpt.get(&format!("{p}.word_embeddings.weight"), &[config.vocab_size, h])?,
+            word: ckpt.get(
+                &format!("{p}.word_embeddings.weight"),
+                &[config.vocab_size, h],
+            )?,
             position: ckpt.get(
                 &format!("{p}.position_embeddings.weight"),
                 &[config.max_position_embeddings, h],

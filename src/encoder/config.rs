@@ -97,7 +97,9 @@ impl BertConfig {
             ));
         }
         if self.vocab_size == 0 || self.hidden_size == 0 || self.max_position_embeddings < 2 {
-            return Err("vocab_size, hidden_size and max_position_embeddings must be positive".into());
+            return Err(
+                "vocab_size, hidden_size and max_position_embeddings must be positive".into(),
+            );
         }
         Ok(())
     }
@@ -129,7 +131,11 @@ mod tests {
     fn rejects_bad_heads_and_activation() {
         let bad_heads = r#"{"hidden_size":130,"num_hidden_layers":2,"num_attention_heads":4,
             "intermediate_size":512,"vocab_size":10,"max_position_embeddings":512}"#;
-        assert!(BertConfig::from_json(bad_heads).unwrap_err().contains("multiple"));
+        assert!(
+            BertConfig::from_json(bad_heads)
+                .unwrap_err()
+                .contains("multiple")
+        );
         let bad_act = r#"{"hidden_size":128,"num_hidden_layers":2,"num_attention_heads":2,
             "intermediate_size":512,"vocab_size":10,"max_position_embeddings":512,"hidden_act":"swish"}"#;
         assert!(BertConfig::from_json(bad_act).is_err());

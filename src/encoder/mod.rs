@@ -129,7 +129,10 @@ impl Encoder {
                 out[i] = Some(v);
             }
         }
-        let vectors = out.into_iter().map(|v| v.expect("every text encoded")).collect();
+        let vectors = out
+            .into_iter()
+            .map(|v| v.expect("every text encoded"))
+            .collect();
         Ok((vectors, stats))
     }
 
@@ -139,7 +142,10 @@ impl Encoder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| Error::Msg(format!("tokenization failed: {e}")))?;
-        Ok(encodings.into_iter().map(|e| e.get_ids().to_vec()).collect())
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
     }
 
     /// Runs one padded batch and pools each sequence.

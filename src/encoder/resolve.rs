@@ -165,9 +165,18 @@ mod tests {
                 revision: Some("v1".into())
             }
         );
-        assert!(matches!(ModelSource::parse("./models/x", None), ModelSource::Local(_)));
-        assert!(matches!(ModelSource::parse("/abs/a/b", None), ModelSource::Local(_)));
-        assert!(matches!(ModelSource::parse("a/b/c", None), ModelSource::Local(_)));
+        assert!(matches!(
+            ModelSource::parse("./models/x", None),
+            ModelSource::Local(_)
+        ));
+        assert!(matches!(
+            ModelSource::parse("/abs/a/b", None),
+            ModelSource::Local(_)
+        ));
+        assert!(matches!(
+            ModelSource::parse("a/b/c", None),
+            ModelSource::Local(_)
+        ));
         let dir = std::env::temp_dir();
         assert!(matches!(
             ModelSource::parse(dir.to_str().unwrap(), None),
@@ -181,7 +190,10 @@ mod tests {
             .resolve()
             .unwrap_err()
             .to_string();
-        assert!(err.contains("no/such/model/dir") && err.contains("no such model folder"), "{err}");
+        assert!(
+            err.contains("no/such/model/dir") && err.contains("no such model folder"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -194,7 +206,12 @@ mod tests {
             std::env::set_var("HF_HOME", home.path());
             std::env::set_var("HF_HUB_OFFLINE", "1");
         }
-        let err = resolve_hub("someone/some-model", None).unwrap_err().to_string();
-        assert!(err.contains("someone/some-model") && err.contains("--model"), "{err}");
+        let err = resolve_hub("someone/some-model", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("someone/some-model") && err.contains("--model"),
+            "{err}"
+        );
     }
 }

@@ -77,7 +77,9 @@ impl Checkpoint {
     }
 
     fn resolve(&self, name: &str) -> Option<String> {
-        candidates(name).into_iter().find(|c| self.names.contains(c))
+        candidates(name)
+            .into_iter()
+            .find(|c| self.names.contains(c))
     }
 }
 
@@ -118,10 +120,16 @@ mod tests {
                 "embeddings.LayerNorm.gamma",
             ]
         );
-        assert_eq!(candidates("cls.predictions.bias"), vec!["cls.predictions.bias"]);
+        assert_eq!(
+            candidates("cls.predictions.bias"),
+            vec!["cls.predictions.bias"]
+        );
         assert_eq!(
             candidates("bert.encoder.layer.0.output.dense.bias"),
-            vec!["bert.encoder.layer.0.output.dense.bias", "encoder.layer.0.output.dense.bias"]
+            vec![
+                "bert.encoder.layer.0.output.dense.bias",
+                "encoder.layer.0.output.dense.bias"
+            ]
         );
     }
 }

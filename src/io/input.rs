@@ -80,7 +80,10 @@ impl RecordReader {
             ("<stdin>".into(), Box::new(BufReader::new(std::io::stdin())))
         } else {
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            (path.into(), Box::new(BufReader::with_capacity(1 << 16, file)))
+            (
+                path.into(),
+                Box::new(BufReader::with_capacity(1 << 16, file)),
+            )
         };
         Ok(Self::new(name, reader, format, fields))
     }
@@ -147,16 +150,18 @@ impl RecordReader {
             if self.line == 1 {
                 bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
             }
-            while let Some(b) = bytes.strip_suffix(b"\n").or_else(|| bytes.strip_suffix(b"\r")) {
+            while let Some(b) = bytes
+                .strip_suffix(b"\n")
+                .or_else(|| bytes.strip_suffix(b"\r"))
+            {
                 bytes = b;
             }
             let text = match std::str::from_utf8(bytes) {
                 Ok(t) => t,
                 Err(e) => {
-                    return Some(Err(self.err(format!(
-                        "invalid UTF-8 at byte {}",
-                        e.valid_up_to()
-                    ))));
+                    return Some(Err(
+                        self.err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+                    ));
                 }
             };
             // A plain-text line may be blank on purpose; JSONL/TSV blank lines are noise.
@@ -213,7 +218,9 @@ impl RecordReader {
         let id = match id_names.iter().find_map(|n| obj.get(*n)) {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(_)) => return Err(self.err(format!("empty field \"{}\"", id_names[id_names.len() - 1]))),
+            Some(Value::String(_)) => {
+                return Err(self.err(format!("empty field \"{}\"", id_names[id_names.len() - 1])));
+            }
             Some(other) => {
                 return Err(self.err(format!(
                     "field \"{}\" is {}, expected a string",
@@ -221,7 +228,12 @@ impl RecordReader {
                     kind(other)
                 )));
             }
-            None => return Err(self.err(format!("missing field \"{}\"", id_names[id_names.len() - 1]))),
+            None => {
+                return Err(self.err(format!(
+                    "missing field \"{}\"",
+                    id_names[id_names.len() - 1]
+                )));
+            }
         };
         let text_names: Vec<&str> = match &self.fields.text {
             Some(f) => vec![f],
@@ -230,7 +242,10 @@ impl RecordReader {
         let body = match text_names.iter().find_map(|n| obj.get(*n).map(|v| (n, v))) {
             Some((_, Value::String(s))) => s.clone(),
             Some((n, other)) => {
-                return Err(self.err(format!("field \"{n}\" is {}, expected a string", kind(other))));
+                return Err(self.err(format!(
+                    "field \"{n}\" is {}, expected a string",
+                    kind(other)
+                )));
             }
             None => return Err(self.err(format!("missing field \"{}\"", text_names[0]))),
         };
@@ -323,18 +338,41 @@ mod tests {
             InputFormat::Jsonl,
         );
         assert!(got[0].is_ok());
-        let msgs: Vec<String> = got[1..].iter().map(|r| r.as_ref().unwrap_err().to_string()).collect();
+        let msgs: Vec<String> = got[1..]
+            .iter()
+            .map(|r| r.as_ref().unwrap_err().to_string())
+            .collect();
         assert_eq!(msgs[0], "docs.jsonl:2: missing field \"text\"");
-        assert!(msgs[1].starts_with("docs.jsonl:3: invalid JSON"), "{}", msgs[1]);
-        assert_eq!(msgs[2], "docs.jsonl:4: field \"text\" is a number, expected a string");
+        assert!(
+            msgs[1].starts_with("docs.jsonl:3: invalid JSON"),
+            "{}",
+            msgs[1]
+        );
+        assert_eq!(
+            msgs[2],
+            "docs.jsonl:4: field \"text\" is a number, expected a string"
+        );
     }
 
     #[test]
     fn invalid_utf8_is_a_line_error_and_reading_goes_on() {
-        let bytes: Vec<u8> = b"{\"id\":\"a\",\"text\":\"\xff\"}\n{\"id\":\"b\",\"text\":\"ok\"}\n".to_vec();
+        let bytes: Vec<u8> =
+            b"{\"id\":\"a\",\"text\":\"\xff\"}\n{\"id\":\"b\",\"text\":\"ok\"}\n".to_vec();
         let reader = Box::new(BufReader::new(std::io::Cursor::new(bytes)));
-        let got: Vec<_> = RecordReader::new("d".into(), reader, InputFormat::Jsonl, FieldNames::default()).collect();
-        assert!(got[0].as_ref().unwrap_err().to_string().starts_with("d:1: invalid UTF-8"));
+        let got: Vec<_> = RecordReader::new(
+            "d".into(),
+            reader,
+            InputFormat::Jsonl,
+            FieldNames::default(),
+        )
+        .collect();
+        assert!(
+            got[0]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("d:1: invalid UTF-8")
+        );
         assert_eq!(got[1].as_ref().unwrap().id, "b");
     }
 
@@ -345,17 +383,27 @@ mod tests {
         assert_eq!(docs.len(), 3);
         assert_eq!((docs[0].id.as_str(), docs[0].body.as_str()), ("1", "first"));
         assert_eq!(docs[1].body, "");
-        let q: Vec<Document> = read("q1\twhat is rust\n{\"id\":\"q2\",\"text\":\"x\"}\n", InputFormat::Auto)
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!((q[0].id.as_str(), q[0].body.as_str()), ("q1", "what is rust"));
+        let q: Vec<Document> = read(
+            "q1\twhat is rust\n{\"id\":\"q2\",\"text\":\"x\"}\n",
+            InputFormat::Auto,
+        )
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+        assert_eq!(
+            (q[0].id.as_str(), q[0].body.as_str()),
+            ("q1", "what is rust")
+        );
         assert_eq!(q[1].id, "q2");
     }
 
     #[test]
     fn field_overrides() {
-        let mut r = RecordReader::from_str("d", "{\"doc\":\"1\",\"body\":\"b\",\"head\":\"h\"}\n", InputFormat::Jsonl);
+        let mut r = RecordReader::from_str(
+            "d",
+            "{\"doc\":\"1\",\"body\":\"b\",\"head\":\"h\"}\n",
+            InputFormat::Jsonl,
+        );
         r.fields = FieldNames {
             id: Some("doc".into()),
             text: Some("body".into()),

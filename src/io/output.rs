@@ -51,12 +51,18 @@ mod tests {
 
     #[test]
     fn vector_line_is_json_with_tokens() {
-        let vocab: Vec<String> = ["[PAD]", "a\"b", "##c"].iter().map(|s| s.to_string()).collect();
+        let vocab: Vec<String> = ["[PAD]", "a\"b", "##c"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let v = SparseVector::new(vec![1, 2], vec![0.5, 1.25]).unwrap();
         let mut buf = Vec::new();
         write_vector_line(&mut buf, "d\t1", &v, &vocab).unwrap();
         let line = String::from_utf8(buf).unwrap();
-        assert_eq!(line, "{\"id\":\"d\\t1\",\"vector\":{\"a\\\"b\":0.5,\"##c\":1.25}}\n");
+        assert_eq!(
+            line,
+            "{\"id\":\"d\\t1\",\"vector\":{\"a\\\"b\":0.5,\"##c\":1.25}}\n"
+        );
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["vector"]["##c"], 1.25);
     }

@@ -40,10 +40,16 @@ impl VectorReader {
     /// Opens a file, or stdin for `-`.
     pub fn open(path: &str) -> Result<Self> {
         let (name, reader): (String, Box<dyn BufRead + Send>) = if path == "-" {
-            ("<stdin>".into(), Box::new(std::io::BufReader::new(std::io::stdin())))
+            (
+                "<stdin>".into(),
+                Box::new(std::io::BufReader::new(std::io::stdin())),
+            )
         } else {
             let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            (path.into(), Box::new(std::io::BufReader::with_capacity(1 << 16, f)))
+            (
+                path.into(),
+                Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            )
         };
         Ok(Self::new(name, reader))
     }
@@ -67,7 +73,8 @@ impl VectorReader {
     }
 
     fn parse(&self, text: &str) -> Result<VectorRecord> {
-        let raw: Raw = serde_json::from_str(text).map_err(|e| self.err(format!("invalid vector line: {e}")))?;
+        let raw: Raw = serde_json::from_str(text)
+            .map_err(|e| self.err(format!("invalid vector line: {e}")))?;
         let id = match raw.id {
             Value::String(s) if !s.is_empty() => s,
             Value::Number(n) => n.to_string(),

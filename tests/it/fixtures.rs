@@ -116,10 +116,14 @@ fn config_json() -> String {
 
 /// Deterministic pseudo-random values in [-scale, scale].
 fn values(n: usize, seed: &str, scale: f32) -> Vec<f32> {
-    let mut s: u64 = seed.bytes().fold(1469598103934665603, |h, b| (h ^ b as u64).wrapping_mul(1099511628211));
+    let mut s: u64 = seed.bytes().fold(1469598103934665603, |h, b| {
+        (h ^ b as u64).wrapping_mul(1099511628211)
+    });
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * scale
         })
         .collect()
@@ -130,8 +134,14 @@ fn canonical_shapes() -> Vec<(String, Vec<usize>)> {
     let (h, v, i) = (HIDDEN, vocab_size(), INTER);
     let mut t: Vec<(String, Vec<usize>)> = vec![
         ("bert.embeddings.word_embeddings.weight".into(), vec![v, h]),
-        ("bert.embeddings.position_embeddings.weight".into(), vec![MAX_POS, h]),
-        ("bert.embeddings.token_type_embeddings.weight".into(), vec![2, h]),
+        (
+            "bert.embeddings.position_embeddings.weight".into(),
+            vec![MAX_POS, h],
+        ),
+        (
+            "bert.embeddings.token_type_embeddings.weight".into(),
+            vec![2, h],
+        ),
         ("bert.embeddings.LayerNorm.weight".into(), vec![h]),
         ("bert.embeddings.LayerNorm.bias".into(), vec![h]),
     ];
@@ -164,10 +174,15 @@ fn canonical_shapes() -> Vec<(String, Vec<usize>)> {
 fn stored_name(canonical: &str, style: Style) -> String {
     let mut name = canonical.to_owned();
     if style.gamma_beta && name.contains("LayerNorm.") {
-        name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta");
+        name = name
+            .replace("LayerNorm.weight", "LayerNorm.gamma")
+            .replace("LayerNorm.bias", "LayerNorm.beta");
     }
     if style.no_prefix {
-        name = name.strip_prefix("bert.").map(str::to_owned).unwrap_or(name);
+        name = name
+            .strip_prefix("bert.")
+            .map(str::to_owned)
+            .unwrap_or(name);
     }
     if style.untied && name == "cls.predictions.bias" {
         name = "cls.predictions.decoder.bias".into();

@@ -5,7 +5,11 @@ use splade::encoder::{Encoder, EncoderOptions, ModelSource};
 
 use crate::fixtures::{Style, write_tiny_model};
 
-const TEXTS: [&str; 3] = ["the implied warranty of rust", "", "hello, world! sparse vectors."];
+const TEXTS: [&str; 3] = [
+    "the implied warranty of rust",
+    "",
+    "hello, world! sparse vectors.",
+];
 
 fn encode_with(style: Style) -> Vec<splade::SparseVector> {
     let dir = tempfile::tempdir().unwrap();
@@ -33,12 +37,28 @@ fn load_err(omit: Option<&str>, reshape: Option<&str>, style: Style) -> String {
 #[test]
 fn every_naming_style_gives_the_same_vectors() {
     let base = encode_with(Style::default());
-    assert!(base.iter().all(|v| v.nnz() > 0), "random model gives active terms");
+    assert!(
+        base.iter().all(|v| v.nnz() > 0),
+        "random model gives active terms"
+    );
     for style in [
-        Style { gamma_beta: true, ..Style::default() },
-        Style { no_prefix: true, ..Style::default() },
-        Style { untied: true, ..Style::default() },
-        Style { gamma_beta: true, no_prefix: true, untied: true },
+        Style {
+            gamma_beta: true,
+            ..Style::default()
+        },
+        Style {
+            no_prefix: true,
+            ..Style::default()
+        },
+        Style {
+            untied: true,
+            ..Style::default()
+        },
+        Style {
+            gamma_beta: true,
+            no_prefix: true,
+            untied: true,
+        },
     ] {
         assert_eq!(encode_with(style), base, "style {style:?}");
     }
@@ -48,9 +68,22 @@ fn every_naming_style_gives_the_same_vectors() {
 fn missing_tensor_is_named_with_the_file() {
     let name = "bert.encoder.layer.1.attention.self.key.weight";
     let err = load_err(Some(name), None, Style::default());
-    assert!(err.contains(name) && err.contains("model.safetensors"), "{err}");
-    let err = load_err(Some("bert.embeddings.LayerNorm.weight"), None, Style { gamma_beta: true, ..Style::default() });
-    assert!(err.contains("missing tensor `bert.embeddings.LayerNorm.weight`") && err.contains("gamma"), "{err}");
+    assert!(
+        err.contains(name) && err.contains("model.safetensors"),
+        "{err}"
+    );
+    let err = load_err(
+        Some("bert.embeddings.LayerNorm.weight"),
+        None,
+        Style {
+            gamma_beta: true,
+            ..Style::default()
+        },
+    );
+    assert!(
+        err.contains("missing tensor `bert.embeddings.LayerNorm.weight`") && err.contains("gamma"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -65,17 +98,27 @@ fn missing_files_are_named() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     std::fs::remove_file(dir.path().join("tokenizer.json")).unwrap();
-    let err = Encoder::load(&ModelSource::Local(dir.path().to_owned()), &EncoderOptions::default())
-        .err()
-        .unwrap()
-        .to_string();
+    let err = Encoder::load(
+        &ModelSource::Local(dir.path().to_owned()),
+        &EncoderOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
     std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
-    std::fs::write(dir.path().join("model.safetensors"), b"not a safetensors file").unwrap();
-    let err = Encoder::load(&ModelSource::Local(dir.path().to_owned()), &EncoderOptions::default())
-        .err()
-        .unwrap()
-        .to_string();
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        b"not a safetensors file",
+    )
+    .unwrap();
+    let err = Encoder::load(
+        &ModelSource::Local(dir.path().to_owned()),
+        &EncoderOptions::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 }
 
@@ -84,9 +127,28 @@ fn batching_and_order_do_not_change_vectors() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     let source = ModelSource::Local(dir.path().to_owned());
-    let one = Encoder::load(&source, &EncoderOptions { batch_size: 1, ..Default::default() }).unwrap();
-    let many = Encoder::load(&source, &EncoderOptions { batch_size: 8, ..Default::default() }).unwrap();
-    let texts = ["a b c d e the law", "rust", "", "sparse vector model query document index search"];
+    let one = Encoder::load(
+        &source,
+        &EncoderOptions {
+            batch_size: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let many = Encoder::load(
+        &source,
+        &EncoderOptions {
+            batch_size: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let texts = [
+        "a b c d e the law",
+        "rust",
+        "",
+        "sparse vector model query document index search",
+    ];
     let singles: Vec<_> = texts.iter().map(|t| one.encode_one(t).unwrap()).collect();
     let batched = many.encode(&texts).unwrap();
     for (s, b) in singles.iter().zip(&batched) {
@@ -102,12 +164,28 @@ fn truncation_respects_max_length() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     let source = ModelSource::Local(dir.path().to_owned());
-    let enc = Encoder::load(&source, &EncoderOptions { max_length: Some(5), ..Default::default() }).unwrap();
-    let ids = enc.tokenize(&["the law implied warranty common rust search"]).unwrap();
+    let enc = Encoder::load(
+        &source,
+        &EncoderOptions {
+            max_length: Some(5),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids = enc
+        .tokenize(&["the law implied warranty common rust search"])
+        .unwrap();
     assert_eq!(ids[0].len(), 5);
     assert_eq!((ids[0][0], ids[0][4]), (2, 3), "[CLS] ... [SEP] kept");
     // Longer than max_position_embeddings (32) is clamped, never a panic.
-    let enc = Encoder::load(&source, &EncoderOptions { max_length: Some(1000), ..Default::default() }).unwrap();
+    let enc = Encoder::load(
+        &source,
+        &EncoderOptions {
+            max_length: Some(1000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let long = vec!["rust"; 100].join(" ");
     assert!(enc.encode_one(&long).is_ok());
     assert_eq!(enc.max_length(), 32);

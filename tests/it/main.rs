@@ -5,5 +5,6 @@
 mod cli_encode;
 mod cli_index;
 mod fixtures;
+mod index_lib;
 mod loading;
 mod parity;

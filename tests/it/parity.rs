@@ -12,19 +12,30 @@ fn load(batch_size: usize) -> Option<Encoder> {
     Some(
         Encoder::load(
             &ModelSource::Local(dir),
-            &EncoderOptions { batch_size, ..Default::default() },
+            &EncoderOptions {
+                batch_size,
+                ..Default::default()
+            },
         )
         .unwrap(),
     )
 }
 
-fn reference() -> Option<(Vec<String>, Vec<HashMap<u32, f32>>)> {
+/// A reference vector: term id -> weight.
+type RefVector = HashMap<u32, f32>;
+
+fn reference() -> Option<(Vec<String>, Vec<RefVector>)> {
     let inputs = shared_file("parity", "reference/parity_inputs.jsonl")?;
     let outputs = shared_file("parity", "reference/parity.jsonl")?;
     let texts = std::fs::read_to_string(inputs)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     let vectors = std::fs::read_to_string(outputs)
         .unwrap()
@@ -51,14 +62,23 @@ fn check(encoder: &Encoder, texts: &[String], want: &[HashMap<u32, f32>]) {
         for (&term, &weight) in w {
             let ours = g.get(term);
             worst = worst.max((ours - weight).abs());
-            assert!((ours - weight).abs() <= 1e-4, "text {i} term {term}: ours {ours}, reference {weight}");
+            assert!(
+                (ours - weight).abs() <= 1e-4,
+                "text {i} term {term}: ours {ours}, reference {weight}"
+            );
             if weight >= 1e-4 {
-                assert!(ours > 0.0, "text {i} term {term} active in the reference ({weight}) but not ours");
+                assert!(
+                    ours > 0.0,
+                    "text {i} term {term} active in the reference ({weight}) but not ours"
+                );
             }
         }
         for (term, ours) in g.iter() {
             let theirs = w.get(&term).copied().unwrap_or(0.0);
-            assert!((ours - theirs).abs() <= 1e-4, "text {i} term {term}: ours {ours}, reference {theirs}");
+            assert!(
+                (ours - theirs).abs() <= 1e-4,
+                "text {i} term {term}: ours {ours}, reference {theirs}"
+            );
         }
     }
     eprintln!("parity: {} texts, max abs diff {worst:e}", got.len());
@@ -66,29 +86,48 @@ fn check(encoder: &Encoder, texts: &[String], want: &[HashMap<u32, f32>]) {
 
 #[test]
 fn vectors_match_the_reference_batched() {
-    let (Some(encoder), Some((texts, want))) = (load(32), reference()) else { return };
+    let (Some(encoder), Some((texts, want))) = (load(32), reference()) else {
+        return;
+    };
     assert_eq!(texts.len(), 119);
     check(&encoder, &texts, &want);
 }
 
 #[test]
 fn vectors_match_the_reference_one_at_a_time() {
-    let (Some(encoder), Some((texts, want))) = (load(1), reference()) else { return };
+    let (Some(encoder), Some((texts, want))) = (load(1), reference()) else {
+        return;
+    };
     check(&encoder, &texts, &want);
 }
 
 #[test]
 fn model_card_scores_match() {
-    let (Some(encoder), Some(path)) = (load(8), shared_file("card", "reference/card_similarity.json")) else {
+    let (Some(encoder), Some(path)) = (
+        load(8),
+        shared_file("card", "reference/card_similarity.json"),
+    ) else {
         return;
     };
-    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let query = encoder.encode_one(card["query"].as_str().unwrap()).unwrap();
-    let docs: Vec<&str> = card["documents"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    let docs: Vec<&str> = card["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
     let vectors = encoder.encode(&docs).unwrap();
-    for (v, want) in vectors.iter().zip(card["scores_float32_model_similarity"].as_array().unwrap()) {
+    for (v, want) in vectors
+        .iter()
+        .zip(card["scores_float32_model_similarity"].as_array().unwrap())
+    {
         let want = want.as_f64().unwrap() as f32;
         let got = query.dot(v);
-        assert!((got - want).abs() <= 1e-3, "score {got} vs reference {want}");
+        assert!(
+            (got - want).abs() <= 1e-3,
+            "score {got} vs reference {want}"
+        );
     }
 }

@@ -1,0 +1,121 @@
+//! Errors of the index: every variant names the file (or document) and carries
+//! what was expected and what was found, and corruption or version problems
+//! name the fix.
+
+use std::path::PathBuf;
+
+/// The fix printed with every corruption message.
+pub(crate) const REBUILD: &str = "rebuild the index with `splade index`";
+
+/// Everything reading or writing an index can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The directory has no `meta.json`: it is not an index (or its first
+    /// build never committed).
+    #[error(
+        "{}: not a splade index (no meta.json); build one with `splade index`",
+        path.display()
+    )]
+    NotAnIndex {
+        /// The directory that was opened.
+        path: PathBuf,
+    },
+
+    /// The index was written by another format version.
+    #[error("{}: {}", path.display(), version_message(*expected, *found))]
+    Version {
+        /// The file whose version was read (`meta.json` or a segment file).
+        path: PathBuf,
+        /// The version this build of splade reads and writes.
+        expected: u32,
+        /// The version found on disk.
+        found: u32,
+    },
+
+    /// A file's bytes are not what its header, footer or `meta.json` say.
+    #[error("{}: index file is corrupt: {message}; {REBUILD}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// What check failed, with the values compared.
+        message: String,
+    },
+
+    /// An operating-system error on a named file or directory.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory being read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// Refusing to build an index in a directory holding other files.
+    #[error(
+        "{}: directory is not empty and is not a splade index (found `{entry}`); \
+         choose an empty or new directory",
+        path.display()
+    )]
+    NotEmpty {
+        /// The target directory.
+        path: PathBuf,
+        /// One of the foreign entries found there.
+        entry: String,
+    },
+
+    /// The same external id was added twice.
+    #[error("{second}: duplicate document id `{id}` (first seen at {first})")]
+    DuplicateId {
+        /// The external id.
+        id: String,
+        /// Origin of the first occurrence, e.g. `docs.jsonl:3`.
+        first: String,
+        /// Origin of the second occurrence.
+        second: String,
+    },
+
+    /// A document vector the index cannot store.
+    #[error("{origin}: document `{id}`: {message}")]
+    InvalidVector {
+        /// Origin of the document, e.g. `docs.jsonl:3`.
+        origin: String,
+        /// The external id.
+        id: String,
+        /// What is wrong (term and weight).
+        message: String,
+    },
+
+    /// A limit of the format was exceeded (e.g. more than `u32::MAX` docs).
+    #[error("index limit exceeded: {0}")]
+    Limit(String),
+}
+
+impl IndexError {
+    /// Wraps an I/O error with the path it happened on.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        IndexError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A corruption error on a named file.
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        IndexError::Corrupt {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Newer formats need a newer splade; older ones need a rebuild.
+fn version_message(expected: u32, found: u32) -> String {
+    if found > expected {
+        format!(
+            "index format version {found} is newer than this splade supports ({expected}); \
+             upgrade splade"
+        )
+    } else {
+        format!("index format version {found} is older than this splade's ({expected}); {REBUILD}")
+    }
+}

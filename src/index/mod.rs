@@ -1,0 +1,95 @@
+//! The on-disk inverted index. The byte layout is specified in
+//! `docs/format.md`; this module follows it file by file:
+//!
+//! - `format`: the frame every file shares (magic, version, CRC
+//!   footer), atomic file writing and memory-mapped reading;
+//! - `meta`: `meta.json`, the commit point;
+//! - `postings`: the block codec of doc-id lists and impacts;
+//! - `terms`: the sorted term dictionary;
+//! - `docs`: doc table and stored documents;
+//! - `quant`: impact quantization (`u16` by default);
+//! - `spill`: bounded-memory accumulation with sorted runs;
+//! - `writer` / `reader`: [`IndexWriter`] and [`Index`].
+//!
+//! Terms are token *strings*, so an index can be built from pre-encoded
+//! vectors without a model; the caller maps vocabulary ids to tokens.
+
+mod docs;
+mod error;
+mod format;
+mod meta;
+mod postings;
+mod quant;
+mod reader;
+mod spill;
+mod terms;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::IndexError;
+pub use meta::{FileMeta, META_FILE, Meta, SegmentMeta};
+pub use quant::Quantization;
+pub use reader::Index;
+pub use writer::{IndexWriter, WriterOptions};
+
+pub(crate) use postings::BLOCK;
+
+/// Version of the on-disk format written and read by this build. Bumped by
+/// every change to `docs/format.md`.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The model that encoded an index's documents, recorded in `meta.json` so
+/// that queries can be encoded by the same model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    /// Hub id or local path as given by the user.
+    pub id: String,
+    /// Hub revision (commit), when known.
+    pub revision: Option<String>,
+    /// Hash of the weights and tokenizer, to detect a different model under
+    /// the same name.
+    pub fingerprint: String,
+}
+
+/// A document's stored fields, returned with search results.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StoredDoc {
+    /// The title, when the input had one.
+    pub title: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+/// Counts and size of an index.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Documents.
+    pub docs: u64,
+    /// Distinct terms, summed over segments.
+    pub terms: u64,
+    /// Postings (document-term pairs).
+    pub postings: u64,
+    /// Total bytes of all segment files.
+    pub bytes: u64,
+}
+
+/// The stats `meta.json` describes.
+pub(crate) fn stats_of(meta: &Meta) -> IndexStats {
+    IndexStats {
+        docs: meta.docs,
+        terms: meta.segments.iter().map(|s| s.terms).sum(),
+        postings: meta.postings,
+        bytes: meta
+            .segments
+            .iter()
+            .flat_map(|s| s.files.iter())
+            .map(|f| f.len)
+            .sum(),
+    }
+}

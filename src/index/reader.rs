@@ -1,0 +1,235 @@
+//! Reading an index: `open` maps every file and checks only what is cheap
+//! (magic, version, lengths, headers against `meta.json`); `verify` is the
+//! separate full CRC scan. Lookups never panic on damaged bytes: they return
+//! empty results, and `verify` names the damaged file.
+
+use std::path::{Path, PathBuf};
+
+use super::docs::{DocTable, StoredTable};
+use super::error::IndexError;
+use super::format::{HEADER_LEN, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED, MAGIC_TERMS};
+use super::format::{MappedFile, le_u32, to_usize};
+use super::meta::{Meta, SegmentMeta, read_meta};
+use super::postings::{BLOCK, PostingList};
+use super::quant::{Quantization, Quantizer};
+use super::terms::{TermDict, TermInfo};
+use super::{IndexStats, StoredDoc};
+
+/// One open segment.
+pub(crate) struct Segment {
+    /// Global ordinal of the segment's first document.
+    pub(crate) base: u32,
+    /// Number of documents.
+    pub(crate) docs: u32,
+    pub(crate) quant: Quantizer,
+    postings: MappedFile,
+    pub(crate) terms: TermDict,
+    doc_table: DocTable,
+    stored: Option<StoredTable>,
+}
+
+impl Segment {
+    fn open(dir: &Path, meta: &SegmentMeta, base: u32) -> Result<Segment, IndexError> {
+        let need = |ext: &str| {
+            meta.file(ext).ok_or_else(|| {
+                IndexError::corrupt(
+                    dir.join(super::meta::META_FILE),
+                    format!("segment {} lists no .{ext} file", meta.name),
+                )
+            })
+        };
+        let postings = MappedFile::open(dir, need("pst")?, MAGIC_POSTINGS)?;
+        let quant = read_postings_header(&postings, meta)?;
+        let terms = TermDict::open(MappedFile::open(dir, need("ter")?, MAGIC_TERMS)?)?;
+        if terms.len() as u64 != meta.terms {
+            return Err(terms.file().corrupt(format!(
+                "{} terms, meta.json says {}",
+                terms.len(),
+                meta.terms
+            )));
+        }
+        let doc_table =
+            DocTable::open(MappedFile::open(dir, need("doc")?, MAGIC_DOCS)?, meta.docs)?;
+        let stored = match meta.file("sto") {
+            Some(f) => Some(StoredTable::open(
+                MappedFile::open(dir, f, MAGIC_STORED)?,
+                meta.docs,
+            )?),
+            None => None,
+        };
+        Ok(Segment {
+            base,
+            docs: meta.docs as u32,
+            quant,
+            postings,
+            terms,
+            doc_table,
+            stored,
+        })
+    }
+
+    /// The posting list a dictionary entry points at (`None` if damaged).
+    pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
+        let start = to_usize(info.offset)?;
+        let end = start.checked_add(to_usize(info.len)?)?;
+        let bytes = self.postings.bytes().get(start..end)?;
+        PostingList::new(bytes, info.doc_freq, self.quant.scheme.width())
+    }
+
+    fn files(&self) -> impl Iterator<Item = &MappedFile> {
+        [
+            Some(&self.postings),
+            Some(self.terms.file()),
+            Some(self.doc_table.file()),
+            self.stored.as_ref().map(|s| s.file()),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// Checks the `.pst` header against `meta.json` and returns its quantizer.
+fn read_postings_header(f: &MappedFile, meta: &SegmentMeta) -> Result<Quantizer, IndexError> {
+    let b = f.bytes();
+    let h = HEADER_LEN as usize;
+    let (Some(code), Some(scale), Some(block)) = (le_u32(b, h), le_u32(b, h + 4), le_u32(b, h + 8))
+    else {
+        return Err(f.corrupt("postings header truncated"));
+    };
+    let scheme = Quantization::from_code(code)
+        .ok_or_else(|| f.corrupt(format!("unknown quantization code {code}")))?;
+    let scale = f32::from_bits(scale);
+    if scale.to_bits() != meta.scale.to_bits() {
+        return Err(f.corrupt(format!(
+            "header scale {scale} differs from meta.json scale {}",
+            meta.scale
+        )));
+    }
+    if block as usize != BLOCK {
+        return Err(f.corrupt(format!("block size {block}, expected {BLOCK}")));
+    }
+    Ok(Quantizer { scheme, scale })
+}
+
+/// An open, read-only index.
+pub struct Index {
+    dir: PathBuf,
+    meta: Meta,
+    pub(crate) segments: Vec<Segment>,
+    num_docs: u32,
+}
+
+impl Index {
+    /// Opens the index in `dir`: reads `meta.json`, maps every file and
+    /// checks magic, version, lengths and headers. Does not scan the data.
+    pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        let meta = read_meta(dir)?;
+        let mut segments = Vec::with_capacity(meta.segments.len());
+        let mut base = 0u64;
+        for s in &meta.segments {
+            if base + s.docs >= u32::MAX as u64 {
+                return Err(IndexError::Limit(format!(
+                    "{}: more than 2^32 - 2 documents",
+                    dir.display()
+                )));
+            }
+            segments.push(Segment::open(dir, s, base as u32)?);
+            base += s.docs;
+        }
+        if base != meta.docs {
+            return Err(IndexError::corrupt(
+                dir.join(super::meta::META_FILE),
+                format!("segments hold {base} documents, docs says {}", meta.docs),
+            ));
+        }
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            meta,
+            segments,
+            num_docs: base as u32,
+        })
+    }
+
+    /// Computes the CRC32 of every file and compares it with the file's
+    /// footer and `meta.json`; the error names the first damaged file.
+    pub fn verify(&self) -> Result<(), IndexError> {
+        self.segments
+            .iter()
+            .flat_map(|s| s.files())
+            .try_for_each(|f| f.verify())
+    }
+
+    /// The directory the index was opened from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The parsed `meta.json`.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Counts and total size of the index.
+    pub fn stats(&self) -> IndexStats {
+        super::stats_of(&self.meta)
+    }
+
+    /// Number of documents (ordinals are `0..num_docs()`).
+    pub fn num_docs(&self) -> u32 {
+        self.num_docs
+    }
+
+    /// The segment holding global ordinal `doc` and the local ordinal.
+    fn locate(&self, doc: u32) -> (&Segment, u32) {
+        assert!(
+            doc < self.num_docs,
+            "doc ordinal {doc} out of range ({} docs)",
+            self.num_docs
+        );
+        let i = self.segments.partition_point(|s| s.base <= doc) - 1;
+        let s = &self.segments[i];
+        (s, doc - s.base)
+    }
+
+    /// The external id of ordinal `doc` (empty if its bytes are damaged).
+    ///
+    /// # Panics
+    /// If `doc >= num_docs()`.
+    pub fn doc_id(&self, doc: u32) -> &str {
+        let (s, local) = self.locate(doc);
+        s.doc_table.id(local)
+    }
+
+    /// The stored title and text of `doc`; `None` when the index was built
+    /// without `store` (or the record is damaged).
+    ///
+    /// # Panics
+    /// If `doc >= num_docs()`.
+    pub fn stored(&self, doc: u32) -> Option<StoredDoc> {
+        let (s, local) = self.locate(doc);
+        s.stored.as_ref()?.get(local)
+    }
+
+    /// The (dequantized) vector of `doc`, sorted by token. This probes every
+    /// term of the segment through the block directories, so it costs
+    /// milliseconds: meant for `explain`, not for ranking.
+    ///
+    /// # Panics
+    /// If `doc >= num_docs()`.
+    pub fn doc_vector(&self, doc: u32) -> Vec<(String, f32)> {
+        let (s, local) = self.locate(doc);
+        let mut out = Vec::new();
+        for i in 0..s.terms.len() {
+            let info = s.terms.info(i);
+            let Some(list) = s.list(&info) else { continue };
+            let last = list.num_blocks().checked_sub(1).map(|b| list.block_meta(b));
+            if last.is_none_or(|m| m.last_doc < local) {
+                continue;
+            }
+            if let Some(code) = list.find(local) {
+                out.push((s.terms.term(i).to_string(), s.quant.decode(code)));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,358 @@
+//! Building an index: documents are added one by one (ordinals in add
+//! order), postings accumulate within a memory budget, and `commit` writes a
+//! new segment under fresh names and publishes it by writing `meta.json`
+//! last. Until that rename the previous index stays what readers see; a
+//! writer dropped without `commit` leaves only temp files, which the next
+//! commit removes (no I/O happens in `Drop`).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use super::docs::{StoredWriter, write_doc_table};
+use super::error::IndexError;
+use super::format::{FileWriter, MAGIC_POSTINGS, sync_dir};
+use super::meta::{FileMeta, META_FILE, META_TMP, Meta, SegmentMeta, read_meta, write_meta};
+use super::postings::{BLOCK, encode_list};
+use super::quant::Quantizer;
+use super::spill::{Accumulator, List};
+use super::terms::{TermDictWriter, TermInfo};
+use super::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
+
+/// How to build an index.
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    /// The model that encoded the documents (recorded in `meta.json`).
+    pub model: Option<ModelInfo>,
+    /// How impacts are stored; `u16` by default.
+    pub quantization: Quantization,
+    /// Whether to store titles and texts for display.
+    pub store: bool,
+    /// Bytes of in-memory postings before a sorted run is spilled to disk.
+    pub memory_budget: u64,
+    /// Version of splade writing the index.
+    pub splade_version: String,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            model: None,
+            quantization: Quantization::default(),
+            store: false,
+            memory_budget: 512 << 20,
+            splade_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// Builds one new index in a directory; see the module docs.
+///
+/// After an `Err` from [`add`](Self::add) that is not `DuplicateId` or
+/// `InvalidVector` (i.e. an I/O error), drop the writer: the previous index
+/// is untouched.
+pub struct IndexWriter {
+    dir: PathBuf,
+    options: WriterOptions,
+    generation: u64,
+    stem: String,
+    /// External ids, concatenated in ordinal order, with end offsets.
+    ids: String,
+    id_ends: Vec<u64>,
+    /// Origins (`file:line`), concatenated, with end offsets.
+    origins: String,
+    origin_ends: Vec<u64>,
+    /// Hash of an id -> first ordinal with that hash; `collisions` holds
+    /// later ids whose hash was taken by a different id.
+    seen: HashMap<u64, u32>,
+    collisions: HashMap<Box<str>, u32>,
+    acc: Accumulator,
+    stored: Option<StoredWriter>,
+    max_weight: f32,
+    postings: u64,
+}
+
+/// Whether a directory entry is one of ours (segment files, temp files).
+fn is_ours(name: &str) -> bool {
+    name.starts_with("seg-") || name == META_TMP
+}
+
+/// The generation of a `seg-NNNNNN.*` file name.
+fn generation_of(name: &str) -> Option<u64> {
+    let digits: String = name
+        .strip_prefix("seg-")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Checks that `dir` may hold a new index and returns the next generation.
+fn prepare_dir(dir: &Path) -> Result<u64, IndexError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
+        return Ok(1);
+    }
+    let has_meta = dir.join(META_FILE).exists();
+    let mut generation = if has_meta {
+        read_meta(dir).map(|m| m.generation).unwrap_or(0)
+    } else {
+        0
+    };
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))? {
+        let entry = entry.map_err(|e| IndexError::io(dir, e))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    for name in names {
+        if !has_meta && !is_ours(&name) {
+            return Err(IndexError::NotEmpty {
+                path: dir.to_path_buf(),
+                entry: name,
+            });
+        }
+        generation = generation.max(generation_of(&name).unwrap_or(0));
+    }
+    Ok(generation + 1)
+}
+
+impl IndexWriter {
+    /// Prepares a build into `dir` (created if missing). Refuses a non-empty
+    /// directory that is neither an index nor leftovers of one.
+    pub fn create(dir: &Path, options: WriterOptions) -> Result<IndexWriter, IndexError> {
+        let generation = prepare_dir(dir)?;
+        let stem = format!("seg-{generation:06}");
+        let stored = if options.store {
+            Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
+        } else {
+            None
+        };
+        Ok(IndexWriter {
+            dir: dir.to_path_buf(),
+            acc: Accumulator::new(dir, &stem, options.memory_budget),
+            options,
+            generation,
+            stem,
+            ids: String::new(),
+            id_ends: Vec::new(),
+            origins: String::new(),
+            origin_ends: Vec::new(),
+            seen: HashMap::new(),
+            collisions: HashMap::new(),
+            stored,
+            max_weight: 0.0,
+            postings: 0,
+        })
+    }
+
+    /// Number of documents added so far.
+    pub fn num_docs(&self) -> u64 {
+        self.id_ends.len() as u64
+    }
+
+    fn span<'a>(s: &'a str, ends: &[u64], i: u32) -> &'a str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+        &s[start..ends[i] as usize]
+    }
+
+    /// The ordinal already holding `id`, if any.
+    fn find_id(&self, id: &str) -> Option<u32> {
+        let first = *self.seen.get(&hash_id(id))?;
+        if Self::span(&self.ids, &self.id_ends, first) == id {
+            return Some(first);
+        }
+        self.collisions.get(id).copied()
+    }
+
+    fn remember_id(&mut self, id: &str, doc: u32) {
+        match self.seen.entry(hash_id(id)) {
+            Entry::Vacant(v) => {
+                v.insert(doc);
+            }
+            Entry::Occupied(_) => {
+                self.collisions.insert(id.into(), doc);
+            }
+        }
+        self.ids.push_str(id);
+        self.id_ends.push(self.ids.len() as u64);
+    }
+
+    /// Adds the next document. `terms` may come in any order; each weight
+    /// must be finite and positive and each token appear once. `origin`
+    /// (e.g. `docs.jsonl:3`) is quoted by duplicate-id errors.
+    pub fn add(
+        &mut self,
+        id: &str,
+        terms: &[(&str, f32)],
+        stored: Option<&StoredDoc>,
+        origin: &str,
+    ) -> Result<(), IndexError> {
+        if let Some(first) = self.find_id(id) {
+            return Err(IndexError::DuplicateId {
+                id: id.to_string(),
+                first: Self::span(&self.origins, &self.origin_ends, first).to_string(),
+                second: origin.to_string(),
+            });
+        }
+        validate(id, terms, origin)?;
+        let doc = u32::try_from(self.id_ends.len())
+            .ok()
+            .filter(|&d| d < u32::MAX)
+            .ok_or_else(|| IndexError::Limit("more than 2^32 - 2 documents".into()))?;
+        if let Some(s) = &mut self.stored {
+            s.push(stored)?;
+        }
+        self.acc.add(doc, terms)?;
+        for &(_, w) in terms {
+            self.max_weight = self.max_weight.max(w);
+        }
+        self.postings += terms.len() as u64;
+        self.remember_id(id, doc);
+        self.origins.push_str(origin);
+        self.origin_ends.push(self.origins.len() as u64);
+        Ok(())
+    }
+
+    /// Number of sorted runs spilled to disk so far (for tests and logs).
+    pub fn spilled_runs(&self) -> usize {
+        self.acc.runs()
+    }
+
+    /// Writes the segment, publishes it atomically (`meta.json` last),
+    /// removes files the new `meta.json` does not reference, and returns
+    /// what was written.
+    pub fn commit(mut self) -> Result<IndexStats, IndexError> {
+        let mut files = Vec::new();
+        let quant = Quantizer {
+            scheme: self.options.quantization,
+            scale: self.options.quantization.scale_for(self.max_weight),
+        };
+        let stem = self.stem.clone();
+        let (pst, terms) = write_postings(&self.dir, &stem, self.acc, quant)?;
+        files.push(pst);
+        let n_terms = terms.len() as u64;
+        files.push(terms.write(&self.dir, &format!("{stem}.ter"))?);
+        let ids: Vec<&str> = (0..self.id_ends.len() as u32)
+            .map(|i| Self::span(&self.ids, &self.id_ends, i))
+            .collect();
+        files.push(write_doc_table(&self.dir, &format!("{stem}.doc"), &ids)?);
+        if let Some(s) = self.stored.take() {
+            files.push(s.finish()?);
+        }
+        sync_dir(&self.dir)?;
+        let docs = self.id_ends.len() as u64;
+        let segment = SegmentMeta {
+            name: stem,
+            docs,
+            terms: n_terms,
+            postings: self.postings,
+            max_weight: self.max_weight,
+            scale: quant.scale,
+            files,
+        };
+        let meta = Meta {
+            format_version: FORMAT_VERSION,
+            splade_version: self.options.splade_version.clone(),
+            generation: self.generation,
+            model: self.options.model.clone(),
+            quantization: self.options.quantization,
+            store: self.options.store,
+            docs,
+            postings: self.postings,
+            segments: vec![segment],
+        };
+        write_meta(&self.dir, &meta)?;
+        remove_unreferenced(&self.dir, &meta);
+        Ok(super::stats_of(&meta))
+    }
+}
+
+/// A stable hash of an external id (SipHash with fixed keys).
+fn hash_id(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// Rejects weights that are not finite and positive, empty and repeated tokens.
+fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexError> {
+    let bad = |message: String| IndexError::InvalidVector {
+        origin: origin.to_string(),
+        id: id.to_string(),
+        message,
+    };
+    for &(t, w) in terms {
+        if !(w.is_finite() && w > 0.0) {
+            return Err(bad(format!(
+                "term `{t}` has weight {w}; weights must be finite and > 0"
+            )));
+        }
+        if t.is_empty() {
+            return Err(bad("empty term".to_string()));
+        }
+    }
+    let mut sorted: Vec<&str> = terms.iter().map(|t| t.0).collect();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(bad(format!("term `{}` appears more than once", w[0])));
+    }
+    Ok(())
+}
+
+/// Writes the `.pst` file from the accumulated postings and returns it with
+/// the term dictionary still to be written.
+fn write_postings(
+    dir: &Path,
+    stem: &str,
+    acc: Accumulator,
+    quant: Quantizer,
+) -> Result<(FileMeta, TermDictWriter), IndexError> {
+    let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
+    w.write_u32(quant.scheme.code())?;
+    w.write_u32(quant.scale.to_bits())?;
+    w.write_u32(BLOCK as u32)?;
+    let mut dict = TermDictWriter::default();
+    let (mut docs, mut codes, mut buf) = (Vec::new(), Vec::new(), Vec::new());
+    acc.drain(|term: &str, list: &List| {
+        docs.clear();
+        codes.clear();
+        buf.clear();
+        for &(d, wt) in list {
+            docs.push(d);
+            codes.push(quant.encode(wt));
+        }
+        let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
+        let info = TermInfo {
+            offset: w.position(),
+            len: buf.len() as u64,
+            doc_freq: list.len() as u32,
+            max_code,
+        };
+        w.write(&buf)?;
+        dict.push(term, info)
+    })?;
+    Ok((w.finish()?, dict))
+}
+
+/// Removes our files (`seg-*`, `meta.json.tmp`) that `meta` does not
+/// reference. Best effort: the commit has already happened, and a file
+/// that cannot be removed now is removed by the next commit.
+fn remove_unreferenced(dir: &Path, meta: &Meta) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let referenced = meta
+            .segments
+            .iter()
+            .any(|s| s.files.iter().any(|f| f.name == name));
+        if is_ours(&name) && !referenced {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
