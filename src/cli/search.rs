@@ -172,6 +172,20 @@ pub fn run_queries(
     Ok((queries.into_iter().map(|q| q.id).collect(), results))
 }
 
+/// One result line of JSONL output, fields in reading order.
+#[derive(serde::Serialize)]
+struct JsonHit<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qid: Option<&'a str>,
+    rank: usize,
+    id: &'a str,
+    score: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+}
+
 fn write_hits(
     out: &mut impl Write,
     index: &Index,
@@ -189,20 +203,16 @@ fn write_hits(
         let id = index.doc_id(hit.doc);
         match format {
             Format::Jsonl => {
-                let mut obj = serde_json::Map::new();
-                if let Some(q) = qid {
-                    obj.insert("qid".into(), q.into());
-                }
-                obj.insert("rank".into(), rank.into());
-                obj.insert("id".into(), id.into());
-                obj.insert("score".into(), serde_json::Value::from(hit.score as f64));
-                if args.show {
-                    if let Some(doc) = index.stored(hit.doc) {
-                        obj.insert("title".into(), doc.title.into());
-                        obj.insert("text".into(), doc.text.into());
-                    }
-                }
-                serde_json::to_writer(&mut *out, &obj)?;
+                let stored = if args.show { index.stored(hit.doc) } else { None };
+                let line = JsonHit {
+                    qid,
+                    rank,
+                    id,
+                    score: hit.score,
+                    title: stored.as_ref().and_then(|d| d.title.as_deref()),
+                    text: stored.as_ref().map(|d| d.text.as_str()),
+                };
+                serde_json::to_writer(&mut *out, &line)?;
                 writeln!(out)?;
             }
             Format::Trec => writeln!(
