@@ -34,6 +34,8 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // SAFETY: nothing else runs yet, so no thread reads the environment.
+    unsafe { splade::encoder::single_threaded_candle() };
     let model = env_path("SPLADE_BENCH_MODEL", "../shared/models/splade-tiny");
     let docs = env_path("SPLADE_BENCH_DOCS", "../shared/data/speed/passages.jsonl");
     let queries = env_path("SPLADE_BENCH_QUERIES", "../shared/data/speed/queries.jsonl");

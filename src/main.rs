@@ -7,6 +7,8 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    // SAFETY: nothing else runs yet, so no thread reads the environment.
+    unsafe { splade::encoder::single_threaded_candle() };
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

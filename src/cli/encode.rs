@@ -4,17 +4,20 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use splade::io::RecordReader;
 use splade::io::input::input_len;
-use splade::io::output::write_vector_line;
+use splade::io::output::{VectorFormat, VectorWriter};
 
 use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress};
 
 /// Encode texts into SPLADE vectors, one JSON line per input on stdout.
 ///
-/// Each line is {"id": ..., "vector": {"token": weight, ...}}, tokens from
-/// the model's vocabulary (the shape Seismic and Elasticsearch ingest).
+/// By default each line is {"id": ..., "vector": {"token": weight, ...}},
+/// tokens from the model's vocabulary (what `splade index --vectors` reads).
+/// --format writes what a search engine ingests instead: qdrant
+/// (indices/values), elasticsearch and opensearch (bulk NDJSON; with --query,
+/// _msearch NDJSON), seismic, anserini (integer weights round(100 * w)).
 /// Input is JSONL: id from "_id" or "id", text from "text" or "contents", and
 /// a non-empty "title" is prepended to the text.
 ///
@@ -22,6 +25,9 @@ use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress};
 ///   splade encode corpus.jsonl > vectors.jsonl
 ///   echo '{"id":"q1","text":"what is splade"}' | splade encode --query
 ///   splade encode --lines notes.txt --model ./models/splade-tiny | head -3
+///   splade encode corpus.jsonl --format qdrant > points.jsonl
+///   splade encode corpus.jsonl --format elasticsearch --es-index docs > bulk.ndjson
+///   splade encode queries.jsonl --query --format opensearch > msearch.ndjson
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct EncodeArgs {
@@ -36,9 +42,55 @@ pub struct EncodeArgs {
     input_args: InputArgs,
 
     /// Encode as queries. SPLADE models of this family use the same encoder
-    /// for queries and documents, so this only documents intent.
+    /// for queries and documents; this changes only the elasticsearch and
+    /// opensearch formats (search requests instead of documents).
     #[arg(long)]
     query: bool,
+
+    /// Output shape.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+
+    /// Index name in elasticsearch/opensearch output.
+    #[arg(long, default_value = "splade", value_name = "NAME")]
+    es_index: String,
+
+    /// Field holding the vector in elasticsearch/opensearch output (map it
+    /// as `sparse_vector` in Elasticsearch, `rank_features` in OpenSearch).
+    #[arg(long, default_value = "splade", value_name = "NAME")]
+    es_field: String,
+}
+
+/// What `--format` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// {"id", "vector": {token: weight}}: what `splade index --vectors` reads.
+    Jsonl,
+    /// {"id", "vector": {"indices": [...], "values": [...]}}: Qdrant sparse
+    /// vectors (indices are vocabulary ids).
+    Qdrant,
+    /// Bulk NDJSON for a `sparse_vector` field (dots in tokens escaped as %2E).
+    Elasticsearch,
+    /// Bulk NDJSON for a `rank_features` field (dots in tokens escaped as %2E).
+    Opensearch,
+    /// {"id", "content", "vector": {token: weight}}: Seismic's input.
+    Seismic,
+    /// {"id", "contents", "vector": {token: int}}: Anserini's
+    /// JsonVectorCollection, int = round(100 * weight), zeros dropped.
+    Anserini,
+}
+
+impl From<Format> for VectorFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Jsonl => VectorFormat::Jsonl,
+            Format::Qdrant => VectorFormat::Qdrant,
+            Format::Elasticsearch => VectorFormat::Elasticsearch,
+            Format::Opensearch => VectorFormat::OpenSearch,
+            Format::Seismic => VectorFormat::Seismic,
+            Format::Anserini => VectorFormat::Anserini,
+        }
+    }
 }
 
 pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -50,6 +102,12 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut tokens = 0usize;
+    let writer = VectorWriter {
+        format: args.format.into(),
+        query: args.query,
+        es_index: args.es_index.clone(),
+        es_field: args.es_field.clone(),
+    };
     let chunk = (args.model.batch_size * 16).max(256);
     let counts = for_each_chunk(
         &mut reader,
@@ -61,8 +119,8 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let (vectors, stats) = encoder.encode_with_stats(&refs)?;
             tokens += stats.tokens;
-            for (doc, vector) in docs.iter().zip(&vectors) {
-                write_vector_line(&mut out, &doc.id, vector, encoder.vocab())?;
+            for ((doc, text), vector) in docs.iter().zip(&texts).zip(&vectors) {
+                writer.write(&mut out, &doc.id, text, vector, encoder.vocab())?;
             }
             out.flush()?;
             Ok(())

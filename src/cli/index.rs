@@ -7,12 +7,15 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use splade::encoder::Encoder;
-use splade::index::{IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions};
+use splade::index::{
+    AppendOptions, Index, IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions,
+};
 use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::vectors::VectorReader;
 
 use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress, set_threads};
+use super::search::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
 ///
@@ -22,10 +25,18 @@ use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress, set_th
 /// half index behind. The model is recorded so that `splade search` encodes
 /// queries with it.
 ///
+/// With --append the documents are added to an existing index as a new
+/// segment, encoded by the index's model, with its quantization and stored
+/// fields; an id already in the index is an error unless --upsert, which
+/// replaces the old document. Searches see the new documents once the
+/// append is published, all at once.
+///
 /// Examples:
 ///   splade index corpus.jsonl --index ./idx
 ///   cat corpus.jsonl | splade index - --index ./idx --model ./models/splade-tiny --store
 ///   splade encode corpus.jsonl > vecs.jsonl && splade index --vectors vecs.jsonl --index ./idx
+///   splade index --append new.jsonl --index ./idx
+///   splade index --append --upsert changed.jsonl --index ./idx
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
@@ -42,14 +53,24 @@ pub struct IndexArgs {
     #[arg(long)]
     vectors: bool,
 
+    /// Add the documents to the existing index as a new segment instead of
+    /// building a new index.
+    #[arg(long)]
+    append: bool,
+
+    /// With --append: replace documents whose id is already in the index.
+    #[arg(long, requires = "append")]
+    upsert: bool,
+
     /// Store titles and texts in the index, to show them with search results.
     #[arg(long)]
     store: bool,
 
-    /// How document weights are stored: u16 (default, indistinguishable from
-    /// exact), u8 (smaller, changes rankings slightly) or f32 (exact).
-    #[arg(long, default_value = "u16", value_parser = parse_quantization)]
-    quantization: Quantization,
+    /// How document weights are stored: u16 (indistinguishable from exact),
+    /// u8 (smaller, changes rankings slightly) or f32 (exact)
+    /// [default: u16; with --append: the index's]
+    #[arg(long, value_parser = parse_quantization)]
+    quantization: Option<Quantization>,
 
     /// Memory for in-memory postings before sorted runs spill to disk, in MiB.
     #[arg(long, default_value_t = 512)]
@@ -74,15 +95,24 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         build_from_documents(&args, quiet)?
     };
     let docs = writer.num_docs();
+    let replaced = writer.replaced();
     let stats = writer
         .commit()
         .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
     let secs = started.elapsed().as_secs_f64();
+    let verb = if args.append { "appended" } else { "indexed" };
+    let replaced = if replaced > 0 {
+        format!(" ({replaced} replaced)")
+    } else {
+        String::new()
+    };
     note(
         quiet,
         format!(
-            "indexed {docs} documents in {secs:.1}s ({:.1} docs/s): {} terms, {} postings, {:.1} MB at {}{}{}",
+            "{verb} {docs} documents{replaced} in {secs:.1}s ({:.1} docs/s); the index holds \
+             {} documents: {} terms, {} postings, {:.1} MB at {}{}{}",
             docs as f64 / secs.max(1e-9),
+            stats.docs,
             stats.terms,
             stats.postings,
             stats.bytes as f64 / 1e6,
@@ -105,11 +135,49 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
     WriterOptions {
         model,
-        quantization: args.quantization,
+        quantization: args.quantization.unwrap_or_default(),
         store: args.store,
         memory_budget: args.memory_budget.saturating_mul(1 << 20),
         ..WriterOptions::default()
     }
+}
+
+/// The writer: a new build, or an append after checking that the options
+/// given agree with the index.
+fn open_writer(args: &IndexArgs, model: Option<ModelInfo>) -> anyhow::Result<IndexWriter> {
+    if !args.append {
+        return Ok(IndexWriter::create(
+            &args.index,
+            writer_options(args, model),
+        )?);
+    }
+    let options = AppendOptions {
+        upsert: args.upsert,
+        memory_budget: args.memory_budget.saturating_mul(1 << 20),
+    };
+    let writer = IndexWriter::append(&args.index, options)
+        .with_context(|| format!("cannot append to the index at {}", args.index.display()))?;
+    Ok(writer)
+}
+
+/// Checks --append against the index: the same quantization, stored fields
+/// only if the index stores them. Returns the open index.
+fn check_append(args: &IndexArgs) -> anyhow::Result<Index> {
+    let index = open_index(&args.index)?;
+    let meta = index.meta();
+    if let Some(q) = args.quantization.filter(|&q| q != meta.quantization) {
+        anyhow::bail!(
+            "--quantization {q} differs from the index's {}; appended segments use the index's",
+            meta.quantization
+        );
+    }
+    if args.store && !meta.store {
+        anyhow::bail!(
+            "--store: the index at {} was built without stored texts; rebuild it with --store",
+            args.index.display()
+        );
+    }
+    Ok(index)
 }
 
 /// What an index records about the model that encoded it.
@@ -127,11 +195,14 @@ fn build_from_documents(
 ) -> anyhow::Result<(IndexWriter, u64, usize)> {
     let (format, fields) = args.input_args.format_and_fields();
     let mut reader = RecordReader::open(&args.input, format, fields)?;
-    let encoder = args.model.load()?;
-    let mut writer = IndexWriter::create(
-        &args.index,
-        writer_options(args, Some(model_info(&encoder))),
-    )?;
+    let encoder = if args.append {
+        // The index's model (or --model, which must be the same).
+        query_encoder(&check_append(args)?, &args.model)?
+    } else {
+        args.model.load()?
+    };
+    let mut writer = open_writer(args, Some(model_info(&encoder)))?;
+    let store = writer.stores_text();
     let bar = progress(input_len(&args.input), quiet, "indexing");
     let name = reader.name().to_owned();
     let mut truncated = 0usize;
@@ -149,7 +220,7 @@ fn build_from_documents(
             for (doc, vector) in docs.iter().zip(&vectors) {
                 let terms: Vec<(&str, f32)> =
                     vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
-                let stored = args.store.then(|| StoredDoc {
+                let stored = store.then(|| StoredDoc {
                     title: doc.title.clone(),
                     text: doc.body.clone(),
                 });
@@ -176,13 +247,16 @@ fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWri
     } else {
         args.input.clone()
     };
+    if args.append {
+        check_append(args)?;
+    }
     let model = match &args.model.model {
-        Some(m) => Some(model_info(
+        Some(m) if !args.append => Some(model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,
         )),
-        None => None,
+        _ => None,
     };
-    let mut writer = IndexWriter::create(&args.index, writer_options(args, model))?;
+    let mut writer = open_writer(args, model)?;
     let bar = progress(input_len(&args.input), quiet, "indexing vectors");
     let mut skipped = 0;
     for record in &mut reader {

@@ -7,9 +7,12 @@ use clap::Args;
 use splade::index::Index;
 
 use super::common::note;
-use super::search::open_index;
+use super::search::open_unverified;
 
 /// Describe an index: documents, terms, postings, size, model, quantization.
+///
+/// `docs` counts live documents; `deleted` those marked by `splade delete`
+/// (or replaced by `--upsert`) whose postings remain until `splade compact`.
 ///
 /// Examples:
 ///   splade info --index ./idx
@@ -28,8 +31,13 @@ pub struct InfoArgs {
 
 /// Check every checksum of an index; exit 1 if anything is damaged.
 ///
+/// Reads every file the index's meta.json references (segments and deletes
+/// files) and compares its CRC32 with its footer and meta.json; `open`, which
+/// every other command does, only checks lengths and headers.
+///
 /// Examples:
 ///   splade verify --index ./idx && echo intact
+///   splade verify --index ./idx || splade index corpus.jsonl --index ./idx
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct VerifyArgs {
@@ -39,7 +47,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run_info(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let index = open_index(&args.index)?;
+    let index = open_unverified(&args.index)?;
     let summary = summary(&index);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -66,6 +74,7 @@ fn summary(index: &Index) -> serde_json::Value {
     serde_json::json!({
         "path": index.dir().display().to_string(),
         "docs": stats.docs,
+        "deleted": stats.deleted,
         "terms": stats.terms,
         "postings": stats.postings,
         "bytes": stats.bytes,

@@ -4,8 +4,12 @@
 //! 2 an error. Data goes to stdout, progress and messages to stderr.
 
 mod common;
+mod compact;
+mod completions;
+mod delete;
 mod encode;
 mod eval;
+mod explain;
 mod index;
 mod info;
 mod search;
@@ -26,6 +30,9 @@ pub use common::is_broken_pipe;
 ///   splade index corpus.jsonl --index ./idx
 ///   splade search "what is a learned sparse retriever" --index ./idx
 ///   splade eval --index ./idx --queries queries.jsonl --qrels qrels.tsv
+///   splade index --append new.jsonl --index ./idx && splade delete old-7 --index ./idx
+///   splade explain "sparse retriever" doc17 --index ./idx
+///   splade encode corpus.jsonl --format qdrant > points.jsonl
 #[derive(Debug, Parser)]
 #[command(name = "splade", version, about, long_about, verbatim_doc_comment)]
 pub struct Cli {
@@ -43,8 +50,12 @@ enum Command {
     Index(index::IndexArgs),
     Search(search::SearchArgs),
     Eval(eval::EvalArgs),
+    Delete(delete::DeleteArgs),
+    Compact(compact::CompactArgs),
+    Explain(explain::ExplainArgs),
     Info(info::InfoArgs),
     Verify(info::VerifyArgs),
+    Completions(completions::CompletionsArgs),
 }
 
 /// Runs a parsed command line.
@@ -55,7 +66,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Index(args) => index::run(args, quiet),
         Command::Search(args) => search::run(args, quiet),
         Command::Eval(args) => eval::run(args, quiet),
+        Command::Delete(args) => delete::run(args, quiet),
+        Command::Compact(args) => compact::run(args, quiet),
+        Command::Explain(args) => explain::run(args, quiet),
         Command::Info(args) => info::run_info(args),
         Command::Verify(args) => info::run_verify(args, quiet),
+        Command::Completions(args) => completions::run(args),
     }
 }

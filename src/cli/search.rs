@@ -107,8 +107,19 @@ pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens an index with a message that says where.
+/// Opens an index and checks every checksum before it is used to answer:
+/// a damaged file is refused with its name rather than giving wrong results
+/// (the CRC scan reads the files once; the page cache then serves search).
 pub fn open_index(dir: &Path) -> anyhow::Result<Index> {
+    let index = open_unverified(dir)?;
+    index
+        .verify()
+        .with_context(|| format!("cannot use the index at {}", dir.display()))?;
+    Ok(index)
+}
+
+/// Opens an index with a message that says where; cheap checks only.
+pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
     Index::open(dir).with_context(|| format!("cannot open the index at {}", dir.display()))
 }
 
@@ -203,7 +214,11 @@ fn write_hits(
         let id = index.doc_id(hit.doc);
         match format {
             Format::Jsonl => {
-                let stored = if args.show { index.stored(hit.doc) } else { None };
+                let stored = if args.show {
+                    index.stored(hit.doc)
+                } else {
+                    None
+                };
                 let line = JsonHit {
                     qid,
                     rank,
@@ -225,14 +240,12 @@ fn write_hits(
             Format::Tsv => writeln!(out, "{qid_col}\t{}\t{rank}\t{}", column_safe(id), hit.score)?,
             Format::Table => {
                 writeln!(out, "{rank:>4}  {:>9.4}  {id}", hit.score)?;
-                if args.show {
-                    if let Some(doc) = index.stored(hit.doc) {
-                        let text = match doc.title {
-                            Some(t) => format!("{t} — {}", doc.text),
-                            None => doc.text,
-                        };
-                        writeln!(out, "      {}", snippet(&text, 160))?;
-                    }
+                if let Some(doc) = args.show.then(|| index.stored(hit.doc)).flatten() {
+                    let text = match doc.title {
+                        Some(t) => format!("{t} — {}", doc.text),
+                        None => doc.text,
+                    };
+                    writeln!(out, "      {}", snippet(&text, 160))?;
                 }
             }
         }

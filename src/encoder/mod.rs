@@ -11,6 +11,7 @@
 
 mod bert;
 pub mod config;
+mod kernel;
 pub mod pool;
 pub mod resolve;
 pub mod weights;
@@ -18,6 +19,7 @@ pub mod weights;
 use std::path::Path;
 
 use candle_core::Device;
+use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 pub use config::BertConfig;
@@ -28,6 +30,24 @@ use crate::sparse::SparseVector;
 use bert::BertMlm;
 use pool::Decoder;
 use weights::Checkpoint;
+
+/// Makes candle run each tensor operation on the calling thread.
+///
+/// The encoder parallelises over batches and vocabulary tiles with rayon;
+/// candle's own per-operation thread pool would compete with it for the same
+/// cores (and spin while waiting). Candle reads `CANDLE_NUM_THREADS` once,
+/// when its pool is first used, so call this at the start of `main`, before
+/// any other thread exists; it keeps a value the user set.
+///
+/// # Safety
+/// No other thread may read or write the environment concurrently
+/// (the contract of [`std::env::set_var`]).
+pub unsafe fn single_threaded_candle() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees no concurrent environment access.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
+}
 
 /// How texts are encoded.
 #[derive(Debug, Clone)]
@@ -122,10 +142,19 @@ impl Encoder {
         }
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
+        // Batches run in parallel (each also spreads its projection over
+        // the cores); results are put back in input order.
+        let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
+        let encoded = batches
+            .par_iter()
+            .map(|batch| {
+                let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
+                self.encode_ids(&seqs)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut out: Vec<Option<SparseVector>> = vec![None; ids.len()];
-        for batch in order.chunks(self.batch_size) {
-            let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-            for (&i, v) in batch.iter().zip(self.encode_ids(&seqs)?) {
+        for (batch, vectors) in batches.iter().zip(encoded) {
+            for (&i, v) in batch.iter().zip(vectors) {
                 out[i] = Some(v);
             }
         }
@@ -222,11 +251,8 @@ fn load_decoder(ckpt: &Checkpoint, config: &BertConfig) -> Result<Decoder> {
     };
     let weight = ckpt.get(weight_name, &[v, h])?;
     let bias = ckpt.get(bias_name, &[v])?;
-    Ok(Decoder::new(
-        weight.flatten_all()?.to_vec1()?,
-        bias.to_vec1()?,
-        h,
-    ))
+    let weight: Vec<f32> = weight.flatten_all()?.to_vec1()?;
+    Ok(Decoder::new(&weight, bias.to_vec1()?, h))
 }
 
 fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer> {

@@ -85,6 +85,57 @@ pub enum IndexError {
         message: String,
     },
 
+    /// Appending a document whose id is already live in the index.
+    #[error(
+        "{origin}: document id `{id}` is already in the index; \
+         pass --upsert to replace it, or delete it first with `splade delete`"
+    )]
+    IdExists {
+        /// The external id.
+        id: String,
+        /// Origin of the new document, e.g. `more.jsonl:3`.
+        origin: String,
+    },
+
+    /// Deleting ids that name no live document.
+    #[error(
+        "{}: no live document with id {}{}; nothing was deleted \
+         (pass --ignore-missing to delete the others)",
+        path.display(),
+        ids.iter().take(5).map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "),
+        if ids.len() > 5 { format!(" and {} more", ids.len() - 5) } else { String::new() }
+    )]
+    UnknownId {
+        /// The index directory.
+        path: PathBuf,
+        /// The ids not found.
+        ids: Vec<String>,
+    },
+
+    /// Another writer committed to the index while this one was working.
+    #[error(
+        "{}: the index changed while this command ran (generation {expected} became \
+         {found}); another splade wrote to it; run the command again",
+        path.display()
+    )]
+    Changed {
+        /// The index directory.
+        path: PathBuf,
+        /// The generation this writer started from.
+        expected: u64,
+        /// The generation found at commit time.
+        found: u64,
+    },
+
+    /// An append whose settings disagree with the index.
+    #[error("{}: {message}", path.display())]
+    Incompatible {
+        /// The index directory.
+        path: PathBuf,
+        /// What disagrees, with both values.
+        message: String,
+    },
+
     /// A limit of the format was exceeded (e.g. more than `u32::MAX` docs).
     #[error("index limit exceeded: {0}")]
     Limit(String),

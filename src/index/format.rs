@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::FORMAT_VERSION;
 use super::error::IndexError;
 use super::meta::FileMeta;
+use super::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Magic of the postings file.
 pub(crate) const MAGIC_POSTINGS: &[u8; 8] = b"SPLDPOST";
@@ -20,6 +20,8 @@ pub(crate) const MAGIC_TERMS: &[u8; 8] = b"SPLDTERM";
 pub(crate) const MAGIC_DOCS: &[u8; 8] = b"SPLDDOCS";
 /// Magic of the stored-documents file.
 pub(crate) const MAGIC_STORED: &[u8; 8] = b"SPLDSTOR";
+/// Magic of a deletes bitmap (format version 2).
+pub(crate) const MAGIC_DELETES: &[u8; 8] = b"SPLDDELS";
 /// Last four bytes of every file.
 const FOOTER_MAGIC: &[u8; 4] = b"SPLE";
 /// Bytes of the common header (magic + version).
@@ -176,7 +178,7 @@ impl MappedFile {
             )));
         }
         let version = le_u32(bytes, 8).unwrap_or(0);
-        if version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(IndexError::Version {
                 path: self.path.clone(),
                 expected: FORMAT_VERSION,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::IndexError;
 use super::format::sync_dir;
-use super::{FORMAT_VERSION, ModelInfo, Quantization};
+use super::{FORMAT_VERSION, MIN_FORMAT_VERSION, ModelInfo, Quantization};
 
 /// File name of the commit point.
 pub const META_FILE: &str = "meta.json";
@@ -32,8 +32,11 @@ pub struct Meta {
     pub quantization: Quantization,
     /// Whether titles and texts are stored.
     pub store: bool,
-    /// Number of documents over all segments.
+    /// Number of document ordinals over all segments, deleted ones included.
     pub docs: u64,
+    /// Number of those documents marked deleted (absent before version 2).
+    #[serde(default)]
+    pub deleted: u64,
     /// Number of postings over all segments.
     pub postings: u64,
     /// The segments, in document-ordinal order.
@@ -57,6 +60,19 @@ pub struct SegmentMeta {
     pub scale: f32,
     /// Every file of the segment with its length and CRC32.
     pub files: Vec<FileMeta>,
+    /// The segment's deletes file, when documents of it are deleted
+    /// (format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletes: Option<DeletesMeta>,
+}
+
+/// The deletes bitmap of a segment: which local ordinals are deleted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DeletesMeta {
+    /// Number of deleted documents (the bitmap's population count).
+    pub count: u64,
+    /// The `.del` file.
+    pub file: FileMeta,
 }
 
 /// One file of a segment.
@@ -75,6 +91,27 @@ impl SegmentMeta {
     pub fn file(&self, ext: &str) -> Option<&FileMeta> {
         let want = format!("{}.{ext}", self.name);
         self.files.iter().find(|f| f.name == want)
+    }
+
+    /// Every file this segment references, its deletes file included.
+    pub fn all_files(&self) -> impl Iterator<Item = &FileMeta> {
+        self.files
+            .iter()
+            .chain(self.deletes.iter().map(|d| &d.file))
+    }
+}
+
+impl Meta {
+    /// Whether `name` is a file the index references.
+    pub fn references(&self, name: &str) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.all_files().any(|f| f.name == name))
+    }
+
+    /// Documents not marked deleted.
+    pub fn live_docs(&self) -> u64 {
+        self.docs.saturating_sub(self.deleted)
     }
 }
 
@@ -99,7 +136,7 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, IndexError> {
     };
     let v: VersionOnly = serde_json::from_str(&text)
         .map_err(|e| IndexError::corrupt(&path, format!("cannot read format_version: {e}")))?;
-    if v.format_version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&v.format_version) {
         return Err(IndexError::Version {
             path,
             expected: FORMAT_VERSION,

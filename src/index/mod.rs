@@ -9,14 +9,22 @@
 //! - `docs`: doc table and stored documents;
 //! - `quant`: impact quantization (`u16` by default);
 //! - `spill`: bounded-memory accumulation with sorted runs;
-//! - `writer` / `reader`: [`IndexWriter`] and [`Index`].
+//! - `writer` / `reader`: [`IndexWriter`] and [`Index`];
+//! - `deletes`, `compact`: the per-segment deletes bitmaps, [`delete`] and
+//!   [`compact`]; `ids`: from external ids to live ordinals;
+//! - `commit`: fresh names, `meta.json` last, cleanup; every change to an
+//!   index (build, append, delete, compact) publishes through it.
 //!
 //! Terms are token *strings*, so an index can be built from pre-encoded
 //! vectors without a model; the caller maps vocabulary ids to tokens.
 
+mod commit;
+mod compact;
+mod deletes;
 mod docs;
 mod error;
 mod format;
+mod ids;
 mod meta;
 mod postings;
 mod quant;
@@ -26,23 +34,33 @@ mod terms;
 mod writer;
 
 #[cfg(test)]
+mod segment_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 use serde::{Deserialize, Serialize};
 
+pub use compact::compact;
+pub use deletes::{DeleteOutcome, delete};
 pub use error::IndexError;
-pub use meta::{FileMeta, META_FILE, Meta, SegmentMeta};
+pub use meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
 pub use quant::Quantization;
 pub use reader::Index;
-pub use writer::{IndexWriter, WriterOptions};
+pub use writer::{AppendOptions, IndexWriter, WriterOptions};
 
 pub(crate) use postings::BLOCK;
 
-/// Version of the on-disk format written and read by this build. Bumped by
-/// every change to `docs/format.md`.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk format written by this build. Bumped by every
+/// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
+/// segments.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build still reads. A version-1 index is a
+/// version-2 index without deletes; appending to it or deleting from it
+/// writes a version-2 `meta.json` and leaves its version-1 files as they are.
+pub const MIN_FORMAT_VERSION: u32 = 1;
 
 /// The model that encoded an index's documents, recorded in `meta.json` so
 /// that queries can be encoded by the same model.
@@ -69,8 +87,10 @@ pub struct StoredDoc {
 /// Counts and size of an index.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct IndexStats {
-    /// Documents.
+    /// Live documents (not deleted).
     pub docs: u64,
+    /// Documents marked deleted, still in the files until `compact`.
+    pub deleted: u64,
     /// Distinct terms, summed over segments.
     pub terms: u64,
     /// Postings (document-term pairs).
@@ -82,13 +102,14 @@ pub struct IndexStats {
 /// The stats `meta.json` describes.
 pub(crate) fn stats_of(meta: &Meta) -> IndexStats {
     IndexStats {
-        docs: meta.docs,
+        docs: meta.live_docs(),
+        deleted: meta.deleted,
         terms: meta.segments.iter().map(|s| s.terms).sum(),
         postings: meta.postings,
         bytes: meta
             .segments
             .iter()
-            .flat_map(|s| s.files.iter())
+            .flat_map(|s| s.all_files())
             .map(|f| f.len)
             .sum(),
     }

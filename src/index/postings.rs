@@ -168,7 +168,6 @@ impl<'a> PostingList<'a> {
 
     /// Calls `f(doc, code)` for every posting in doc order; `None` if the
     /// list is malformed (postings before the damage have been visited).
-    #[cfg(test)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(u32, u32)) -> Option<()> {
         let mut docs = [0u32; BLOCK];
         let mut codes = [0u32; BLOCK];
@@ -294,5 +293,109 @@ mod tests {
             }
         }
         assert!(PostingList::new(&good[..10], 1000, 2).is_none());
+    }
+}
+
+/// Property tests of the codec (proptest): any strictly increasing doc list
+/// with codes of the stated width round-trips, the block directory tells the
+/// truth, and no byte string makes the decoder panic.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `(docs, codes, width)`: docs strictly increasing, mixing dense small
+    /// ordinals with arbitrary ones; up to five blocks.
+    fn lists() -> impl Strategy<Value = (Vec<u32>, Vec<u32>, usize)> {
+        let doc = prop_oneof![3 => 0u32..2000, 1 => any::<u32>()];
+        (
+            prop::sample::select(vec![1usize, 2, 4]),
+            prop::collection::btree_set(doc, 0..600),
+        )
+            .prop_flat_map(|(width, docs)| {
+                let top = if width == 4 {
+                    u32::MAX
+                } else {
+                    (1u32 << (8 * width)) - 1
+                };
+                let n = docs.len();
+                (
+                    Just(docs.into_iter().collect::<Vec<u32>>()),
+                    prop::collection::vec(1..=top, n),
+                    Just(width),
+                )
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn round_trips_with_a_truthful_directory((docs, codes, width) in lists(), pad in 0usize..5) {
+            let mut out = vec![0x5A; pad];
+            let max = encode_list(&docs, &codes, width, &mut out);
+            prop_assert_eq!(max, codes.iter().copied().max().unwrap_or(0));
+            let list = PostingList::new(&out[pad..], docs.len() as u32, width).unwrap();
+            prop_assert_eq!(list.num_blocks(), docs.len().div_ceil(BLOCK));
+            let mut got = Vec::new();
+            prop_assert!(list.for_each(|d, c| got.push((d, c))).is_some());
+            let want: Vec<(u32, u32)> = docs.iter().copied().zip(codes.iter().copied()).collect();
+            prop_assert_eq!(got, want);
+            for (b, (dc, cc)) in docs.chunks(BLOCK).zip(codes.chunks(BLOCK)).enumerate() {
+                let m = list.block_meta(b);
+                prop_assert_eq!(m.last_doc, *dc.last().unwrap());
+                prop_assert_eq!(m.max_code, *cc.iter().max().unwrap());
+            }
+            for (&d, &c) in docs.iter().zip(&codes).step_by(7) {
+                prop_assert_eq!(list.find(d), Some(c));
+            }
+        }
+
+        #[test]
+        fn find_misses_absent_docs((docs, codes, width) in lists(), probes in prop::collection::vec(any::<u32>(), 20)) {
+            let mut out = Vec::new();
+            encode_list(&docs, &codes, width, &mut out);
+            let list = PostingList::new(&out, docs.len() as u32, width).unwrap();
+            for p in probes {
+                let want = docs.binary_search(&p).ok().map(|i| codes[i]);
+                prop_assert_eq!(list.find(p), want);
+            }
+        }
+
+        #[test]
+        fn damaged_lists_never_panic(
+            (docs, codes, width) in lists(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+            df_delta in -3i64..300,
+        ) {
+            let mut out = Vec::new();
+            encode_list(&docs, &codes, width, &mut out);
+            if !out.is_empty() {
+                for (at, v) in &edits {
+                    let i = at.index(out.len());
+                    out[i] ^= v;
+                }
+                out.truncate(cut.index(out.len() + 1));
+            }
+            let df = (docs.len() as i64 + df_delta).clamp(0, u32::MAX as i64) as u32;
+            if let Some(list) = PostingList::new(&out, df, width) {
+                let _ = list.for_each(|_, _| {});
+                for &d in docs.iter().take(10) {
+                    let _ = list.find(d);
+                }
+                let mut d = [0u32; BLOCK];
+                let mut c = [0u32; BLOCK];
+                for b in 0..list.num_blocks() + 1 {
+                    let _ = list.decode_block(b, &mut d, &mut c);
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), df in 0u32..400, width in prop::sample::select(vec![1usize, 2, 4])) {
+            if let Some(list) = PostingList::new(&bytes, df, width) {
+                let _ = list.for_each(|_, _| {});
+                let _ = list.find(df);
+            }
+        }
     }
 }

@@ -5,9 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::deletes::Bitmap;
 use super::docs::{DocTable, StoredTable};
 use super::error::IndexError;
-use super::format::{HEADER_LEN, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED, MAGIC_TERMS};
+use super::format::MAGIC_TERMS;
+use super::format::{HEADER_LEN, MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED};
 use super::format::{MappedFile, le_u32, to_usize};
 use super::meta::{Meta, SegmentMeta, read_meta};
 use super::postings::{BLOCK, PostingList};
@@ -26,6 +28,8 @@ pub(crate) struct Segment {
     pub(crate) terms: TermDict,
     doc_table: DocTable,
     stored: Option<StoredTable>,
+    /// The deletes bitmap and its file, when documents are deleted.
+    deleted: Option<(MappedFile, Bitmap)>,
 }
 
 impl Segment {
@@ -38,6 +42,19 @@ impl Segment {
                 )
             })
         };
+        // Every listed file must be one that is read here, under a plain
+        // name: a damaged name in meta.json must not silently drop a file
+        // (the stored texts) or point outside the directory.
+        let known = ["pst", "ter", "doc", "sto"]
+            .iter()
+            .filter(|ext| meta.file(ext).is_some())
+            .count();
+        if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
+            return Err(IndexError::corrupt(
+                dir.join(super::meta::META_FILE),
+                format!("segment `{}` lists unexpected files", meta.name),
+            ));
+        }
         let postings = MappedFile::open(dir, need("pst")?, MAGIC_POSTINGS)?;
         let quant = read_postings_header(&postings, meta)?;
         let terms = TermDict::open(MappedFile::open(dir, need("ter")?, MAGIC_TERMS)?)?;
@@ -57,6 +74,14 @@ impl Segment {
             )?),
             None => None,
         };
+        let deleted = match &meta.deletes {
+            Some(d) => {
+                let file = MappedFile::open(dir, &d.file, MAGIC_DELETES)?;
+                let bits = Bitmap::read(&file, meta.docs, d.count)?;
+                Some((file, bits))
+            }
+            None => None,
+        };
         Ok(Segment {
             base,
             docs: meta.docs as u32,
@@ -65,6 +90,7 @@ impl Segment {
             terms,
             doc_table,
             stored,
+            deleted,
         })
     }
 
@@ -82,9 +108,18 @@ impl Segment {
             Some(self.terms.file()),
             Some(self.doc_table.file()),
             self.stored.as_ref().map(|s| s.file()),
+            self.deleted.as_ref().map(|d| &d.0),
         ]
         .into_iter()
         .flatten()
+    }
+
+    /// A copy of the deletes bitmap (empty when nothing is deleted).
+    pub(crate) fn deleted_bitmap(&self) -> Bitmap {
+        match &self.deleted {
+            Some((_, bits)) => bits.clone(),
+            None => Bitmap::empty(self.docs),
+        }
     }
 }
 
@@ -117,21 +152,50 @@ pub struct Index {
     meta: Meta,
     pub(crate) segments: Vec<Segment>,
     num_docs: u32,
+    /// Deleted global ordinals, ascending.
+    deleted: Vec<u32>,
 }
 
 impl Index {
     /// Opens the index in `dir`: reads `meta.json`, maps every file and
     /// checks magic, version, lengths and headers. Does not scan the data.
+    ///
+    /// A commit may publish a new `meta.json` and remove the files of the
+    /// one just read before they are opened; a missing file is therefore
+    /// retried with a fresh `meta.json` a few times before it is an error.
     pub fn open(dir: &Path) -> Result<Index, IndexError> {
+        let mut retries = 0;
+        loop {
+            match Index::open_once(dir) {
+                Err(IndexError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && retries < 10 =>
+                {
+                    retries += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<Index, IndexError> {
         let meta = read_meta(dir)?;
         let mut segments = Vec::with_capacity(meta.segments.len());
         let mut base = 0u64;
         for s in &meta.segments {
-            if base + s.docs >= u32::MAX as u64 {
+            if base.saturating_add(s.docs) >= u32::MAX as u64 {
                 return Err(IndexError::Limit(format!(
                     "{}: more than 2^32 - 2 documents",
                     dir.display()
                 )));
+            }
+            if meta.store && s.file("sto").is_none() {
+                return Err(IndexError::corrupt(
+                    dir.join(super::meta::META_FILE),
+                    format!(
+                        "index stores texts but segment `{}` has no .sto file",
+                        s.name
+                    ),
+                ));
             }
             segments.push(Segment::open(dir, s, base as u32)?);
             base += s.docs;
@@ -142,11 +206,17 @@ impl Index {
                 format!("segments hold {base} documents, docs says {}", meta.docs),
             ));
         }
+        let deleted = segments
+            .iter()
+            .filter_map(|s| Some((s.base, &s.deleted.as_ref()?.1)))
+            .flat_map(|(base, bits)| bits.iter().map(move |d| base + d))
+            .collect();
         Ok(Index {
             dir: dir.to_path_buf(),
             meta,
             segments,
             num_docs: base as u32,
+            deleted,
         })
     }
 
@@ -174,21 +244,42 @@ impl Index {
         super::stats_of(&self.meta)
     }
 
-    /// Number of documents (ordinals are `0..num_docs()`).
+    /// Number of document ordinals (`0..num_docs()`), deleted ones included.
     pub fn num_docs(&self) -> u32 {
         self.num_docs
     }
 
+    /// Number of documents not deleted.
+    pub fn live_docs(&self) -> u32 {
+        self.num_docs - self.deleted.len() as u32
+    }
+
+    /// The deleted ordinals, ascending; searches never return them.
+    pub fn deleted_docs(&self) -> &[u32] {
+        &self.deleted
+    }
+
+    /// Whether ordinal `doc` is deleted.
+    pub fn is_deleted(&self, doc: u32) -> bool {
+        self.deleted.binary_search(&doc).is_ok()
+    }
+
     /// The segment holding global ordinal `doc` and the local ordinal.
     fn locate(&self, doc: u32) -> (&Segment, u32) {
+        let (i, local) = self.locate_segment(doc);
+        (&self.segments[i], local)
+    }
+
+    /// The index of the segment holding global ordinal `doc`, and the
+    /// local ordinal.
+    pub(crate) fn locate_segment(&self, doc: u32) -> (usize, u32) {
         assert!(
             doc < self.num_docs,
             "doc ordinal {doc} out of range ({} docs)",
             self.num_docs
         );
         let i = self.segments.partition_point(|s| s.base <= doc) - 1;
-        let s = &self.segments[i];
-        (s, doc - s.base)
+        (i, doc - self.segments[i].base)
     }
 
     /// The external id of ordinal `doc` (empty if its bytes are damaged).

@@ -59,7 +59,7 @@ fn round_trip_ids_stored_vectors_and_stats() {
         assert_eq!(index.doc_id(i), format!("d{i}"));
         let s = index.stored(i).unwrap();
         assert_eq!(s.text, format!("text of document {i} ✓"));
-        assert_eq!(s.title, (i % 3 == 0).then(|| format!("title {i}")));
+        assert_eq!(s.title, i.is_multiple_of(3).then(|| format!("title {i}")));
         let mut want = d.clone();
         want.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let got = index.doc_vector(i);
@@ -109,7 +109,7 @@ fn spilling_gives_byte_identical_files() {
     let mut w = IndexWriter::create(b.path(), tiny).unwrap();
     for (i, d) in docs.iter().enumerate() {
         let stored = StoredDoc {
-            title: (i % 3 == 0).then(|| format!("title {i}")),
+            title: i.is_multiple_of(3).then(|| format!("title {i}")),
             text: format!("text of document {i} ✓"),
         };
         w.add(&format!("d{i}"), &borrow(d), Some(&stored), "x:1")
@@ -171,18 +171,18 @@ fn version_mismatch_messages() {
     small_index(dir.path());
     let meta_path = dir.path().join(META_FILE);
     let orig = fs::read_to_string(&meta_path).unwrap();
-    let newer = orig.replace("\"format_version\": 1", "\"format_version\": 7");
+    let newer = orig.replace("\"format_version\": 2", "\"format_version\": 7");
     fs::write(&meta_path, newer.replace("\"segments\"", "\"renamed\"")).unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
     assert!(
         msg.contains(
-            "index format version 7 is newer than this splade supports (1); upgrade splade"
+            "index format version 7 is newer than this splade supports (2); upgrade splade"
         ),
         "{msg}"
     );
     fs::write(
         &meta_path,
-        orig.replace("\"format_version\": 1", "\"format_version\": 0"),
+        orig.replace("\"format_version\": 2", "\"format_version\": 0"),
     )
     .unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
@@ -194,15 +194,15 @@ fn version_mismatch_messages() {
     // A segment file with another version in its header.
     let path = dir.path().join("seg-000001.ter");
     let mut bytes = fs::read(&path).unwrap();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
     let err = Index::open(dir.path()).err().unwrap();
     assert!(
         matches!(
             err,
             IndexError::Version {
-                expected: 1,
-                found: 2,
+                expected: 2,
+                found: 3,
                 ..
             }
         ),

@@ -3,20 +3,24 @@
 //! new segment under fresh names and publishes it by writing `meta.json`
 //! last. Until that rename the previous index stays what readers see; a
 //! writer dropped without `commit` leaves only temp files, which the next
-//! commit removes (no I/O happens in `Drop`).
+//! commit removes (no I/O happens in `Drop`). An append writes its segment
+//! the same way and publishes it together with the deletes of the documents
+//! it replaces (`upsert`).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fs;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use super::commit::{prepare_dir, publish};
+use super::deletes::with_deletes;
 use super::docs::{StoredWriter, write_doc_table};
 use super::error::IndexError;
-use super::format::{FileWriter, MAGIC_POSTINGS, sync_dir};
-use super::meta::{FileMeta, META_FILE, META_TMP, Meta, SegmentMeta, read_meta, write_meta};
+use super::format::{FileWriter, MAGIC_POSTINGS};
+use super::ids::{LiveIds, hash_id};
+use super::meta::{FileMeta, Meta, SegmentMeta};
 use super::postings::{BLOCK, encode_list};
 use super::quant::Quantizer;
+use super::reader::Index;
 use super::spill::{Accumulator, List};
 use super::terms::{TermDictWriter, TermInfo};
 use super::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
@@ -48,7 +52,9 @@ impl Default for WriterOptions {
     }
 }
 
-/// Builds one new index in a directory; see the module docs.
+/// Builds one new index in a directory ([`create`](Self::create)), or one
+/// new segment of an existing index ([`append`](Self::append)); see the
+/// module docs.
 ///
 /// After an `Err` from [`add`](Self::add) that is not `DuplicateId` or
 /// `InvalidVector` (i.e. an I/O error), drop the writer: the previous index
@@ -72,51 +78,36 @@ pub struct IndexWriter {
     stored: Option<StoredWriter>,
     max_weight: f32,
     postings: u64,
+    /// The index appended to, when appending.
+    base: Option<Base>,
 }
 
-/// Whether a directory entry is one of ours (segment files, temp files).
-fn is_ours(name: &str) -> bool {
-    name.starts_with("seg-") || name == META_TMP
+/// How to append to an index. Quantization, stored fields and model come
+/// from the index itself.
+#[derive(Clone, Debug)]
+pub struct AppendOptions {
+    /// Replace live documents with the same id instead of refusing them.
+    pub upsert: bool,
+    /// Bytes of in-memory postings before a sorted run is spilled to disk.
+    pub memory_budget: u64,
 }
 
-/// The generation of a `seg-NNNNNN.*` file name.
-fn generation_of(name: &str) -> Option<u64> {
-    let digits: String = name
-        .strip_prefix("seg-")?
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
-}
-
-/// Checks that `dir` may hold a new index and returns the next generation.
-fn prepare_dir(dir: &Path) -> Result<u64, IndexError> {
-    if !dir.exists() {
-        fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
-        return Ok(1);
-    }
-    let has_meta = dir.join(META_FILE).exists();
-    let mut generation = if has_meta {
-        read_meta(dir).map(|m| m.generation).unwrap_or(0)
-    } else {
-        0
-    };
-    let mut names = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))? {
-        let entry = entry.map_err(|e| IndexError::io(dir, e))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    names.sort();
-    for name in names {
-        if !has_meta && !is_ours(&name) {
-            return Err(IndexError::NotEmpty {
-                path: dir.to_path_buf(),
-                entry: name,
-            });
+impl Default for AppendOptions {
+    fn default() -> Self {
+        AppendOptions {
+            upsert: false,
+            memory_budget: WriterOptions::default().memory_budget,
         }
-        generation = generation.max(generation_of(&name).unwrap_or(0));
     }
-    Ok(generation + 1)
+}
+
+/// The existing index an appending writer adds a segment to.
+struct Base {
+    index: Index,
+    live: LiveIds,
+    upsert: bool,
+    /// Global ordinals of live documents replaced by `upsert`.
+    replaced: Vec<u32>,
 }
 
 impl IndexWriter {
@@ -145,7 +136,48 @@ impl IndexWriter {
             stored,
             max_weight: 0.0,
             postings: 0,
+            base: None,
         })
+    }
+
+    /// Prepares an append to the index in `dir`: the documents added become
+    /// a new segment, published with `commit` together with the deletes of
+    /// the documents they replace (`upsert`). Until then searches see the
+    /// index as it was.
+    pub fn append(dir: &Path, options: AppendOptions) -> Result<IndexWriter, IndexError> {
+        let index = Index::open(dir)?;
+        let meta = index.meta();
+        let writer_options = WriterOptions {
+            model: meta.model.clone(),
+            quantization: meta.quantization,
+            store: meta.store,
+            memory_budget: options.memory_budget,
+            ..WriterOptions::default()
+        };
+        let live = LiveIds::build(&index);
+        let mut writer = IndexWriter::create(dir, writer_options)?;
+        writer.base = Some(Base {
+            index,
+            live,
+            upsert: options.upsert,
+            replaced: Vec::new(),
+        });
+        Ok(writer)
+    }
+
+    /// Whether this writer appends to an existing index.
+    pub fn is_append(&self) -> bool {
+        self.base.is_some()
+    }
+
+    /// Whether added documents' titles and texts are stored.
+    pub fn stores_text(&self) -> bool {
+        self.options.store
+    }
+
+    /// Documents of the existing index that the added ones replace.
+    pub fn replaced(&self) -> usize {
+        self.base.as_ref().map_or(0, |b| b.replaced.len())
     }
 
     /// Number of documents added so far.
@@ -198,6 +230,19 @@ impl IndexWriter {
                 second: origin.to_string(),
             });
         }
+        let replaces = match &self.base {
+            Some(base) => match base.live.get(&base.index, id) {
+                Some(old) if base.upsert => Some(old),
+                Some(_) => {
+                    return Err(IndexError::IdExists {
+                        id: id.to_string(),
+                        origin: origin.to_string(),
+                    });
+                }
+                None => None,
+            },
+            None => None,
+        };
         validate(id, terms, origin)?;
         let doc = u32::try_from(self.id_ends.len())
             .ok()
@@ -214,6 +259,9 @@ impl IndexWriter {
         self.remember_id(id, doc);
         self.origins.push_str(origin);
         self.origin_ends.push(self.origins.len() as u64);
+        if let (Some(base), Some(old)) = (&mut self.base, replaces) {
+            base.replaced.push(old);
+        }
         Ok(())
     }
 
@@ -224,15 +272,58 @@ impl IndexWriter {
 
     /// Writes the segment, publishes it atomically (`meta.json` last),
     /// removes files the new `meta.json` does not reference, and returns
-    /// what was written.
+    /// what the index holds now.
     pub fn commit(mut self) -> Result<IndexStats, IndexError> {
+        let docs = self.id_ends.len() as u64;
+        let base = self.base.take();
+        // An append of nothing adds no empty segment.
+        let segment = if base.is_none() || docs > 0 {
+            Some(self.write_segment()?)
+        } else {
+            None
+        };
+        let (mut meta, base_generation) = match &base {
+            Some(b) => (
+                with_deletes(&b.index, &b.replaced, self.generation)?,
+                Some(b.index.meta().generation),
+            ),
+            None => (
+                Meta {
+                    format_version: FORMAT_VERSION,
+                    splade_version: self.options.splade_version.clone(),
+                    generation: self.generation,
+                    model: self.options.model.clone(),
+                    quantization: self.options.quantization,
+                    store: self.options.store,
+                    docs: 0,
+                    deleted: 0,
+                    postings: 0,
+                    segments: Vec::new(),
+                },
+                None,
+            ),
+        };
+        if let Some(segment) = segment {
+            meta.docs += segment.docs;
+            meta.postings += segment.postings;
+            meta.segments.push(segment);
+        }
+        meta.splade_version = self.options.splade_version.clone();
+        drop(base);
+        publish(&self.dir, &meta, base_generation)?;
+        Ok(super::stats_of(&meta))
+    }
+
+    /// Writes the files of the new segment (not yet published).
+    fn write_segment(&mut self) -> Result<SegmentMeta, IndexError> {
         let mut files = Vec::new();
         let quant = Quantizer {
             scheme: self.options.quantization,
             scale: self.options.quantization.scale_for(self.max_weight),
         };
         let stem = self.stem.clone();
-        let (pst, terms) = write_postings(&self.dir, &stem, self.acc, quant)?;
+        let acc = std::mem::replace(&mut self.acc, Accumulator::new(&self.dir, &stem, 0));
+        let (pst, terms) = write_postings(&self.dir, &stem, acc, quant)?;
         files.push(pst);
         let n_terms = terms.len() as u64;
         files.push(terms.write(&self.dir, &format!("{stem}.ter"))?);
@@ -243,39 +334,17 @@ impl IndexWriter {
         if let Some(s) = self.stored.take() {
             files.push(s.finish()?);
         }
-        sync_dir(&self.dir)?;
-        let docs = self.id_ends.len() as u64;
-        let segment = SegmentMeta {
+        Ok(SegmentMeta {
             name: stem,
-            docs,
+            docs: self.id_ends.len() as u64,
             terms: n_terms,
             postings: self.postings,
             max_weight: self.max_weight,
             scale: quant.scale,
             files,
-        };
-        let meta = Meta {
-            format_version: FORMAT_VERSION,
-            splade_version: self.options.splade_version.clone(),
-            generation: self.generation,
-            model: self.options.model.clone(),
-            quantization: self.options.quantization,
-            store: self.options.store,
-            docs,
-            postings: self.postings,
-            segments: vec![segment],
-        };
-        write_meta(&self.dir, &meta)?;
-        remove_unreferenced(&self.dir, &meta);
-        Ok(super::stats_of(&meta))
+            deletes: None,
+        })
     }
-}
-
-/// A stable hash of an external id (SipHash with fixed keys).
-fn hash_id(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
 }
 
 /// Rejects weights that are not finite and positive, empty and repeated tokens.
@@ -305,7 +374,7 @@ fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexEr
 
 /// Writes the `.pst` file from the accumulated postings and returns it with
 /// the term dictionary still to be written.
-fn write_postings(
+pub(crate) fn write_postings(
     dir: &Path,
     stem: &str,
     acc: Accumulator,
@@ -336,23 +405,4 @@ fn write_postings(
         dict.push(term, info)
     })?;
     Ok((w.finish()?, dict))
-}
-
-/// Removes our files (`seg-*`, `meta.json.tmp`) that `meta` does not
-/// reference. Best effort: the commit has already happened, and a file
-/// that cannot be removed now is removed by the next commit.
-fn remove_unreferenced(dir: &Path, meta: &Meta) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let referenced = meta
-            .segments
-            .iter()
-            .any(|s| s.files.iter().any(|f| f.name == name));
-        if is_ours(&name) && !referenced {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
 }

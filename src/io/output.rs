@@ -1,9 +1,12 @@
 //! Writers for what `splade` prints on stdout.
 //!
-//! Vectors are written as `{"id": ..., "vector": {"token": weight, ...}}`,
-//! the shape Seismic and Elasticsearch ingest, with tokens in term-id order
-//! and weights in the shortest form that reads back to the same f32.
+//! Vectors are written as `{"id": ..., "vector": {"token": weight, ...}}`
+//! by default, with tokens in term-id order and weights in the shortest form
+//! that reads back to the same f32; [`VectorWriter`] also writes the shapes
+//! that search engines ingest (Qdrant, Elasticsearch, OpenSearch, Seismic,
+//! Anserini).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use crate::sparse::SparseVector;
@@ -26,6 +29,171 @@ pub fn write_vector_line(
         write!(out, ":{weight}")?;
     }
     out.write_all(b"}}\n")
+}
+
+/// The vector shapes `splade encode --format` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum VectorFormat {
+    /// `{"id", "vector": {token: weight}}`.
+    #[default]
+    Jsonl,
+    /// `{"id", "vector": {"indices": [term id], "values": [weight]}}`:
+    /// a Qdrant sparse vector (indices are vocabulary ids).
+    Qdrant,
+    /// Bulk NDJSON (`{"index": {...}}` then `{field: {token: weight}}`)
+    /// for a `sparse_vector` field; with `query`, `_msearch` NDJSON.
+    Elasticsearch,
+    /// Bulk NDJSON for a `rank_features` field; with `query`, `_msearch`
+    /// NDJSON of `neural_sparse` queries.
+    OpenSearch,
+    /// `{"id", "content", "vector": {token: weight}}`.
+    Seismic,
+    /// Anserini's JsonVectorCollection: `{"id", "contents", "vector":
+    /// {token: int}}` with `int = round(100 * weight)`, zeros dropped.
+    Anserini,
+}
+
+/// Writes encoded texts in one [`VectorFormat`].
+#[derive(Clone, Debug)]
+pub struct VectorWriter {
+    /// The shape.
+    pub format: VectorFormat,
+    /// The vectors are queries (changes the Elasticsearch/OpenSearch shape).
+    pub query: bool,
+    /// Index name in Elasticsearch/OpenSearch action lines.
+    pub es_index: String,
+    /// Field holding the vector in Elasticsearch/OpenSearch documents.
+    pub es_field: String,
+}
+
+/// The factor of Anserini's integer weights: `round(weight * 100)`, the
+/// quantization Pyserini uses for SPLADE impact indexes.
+pub const ANSERINI_SCALE: f32 = 100.0;
+
+impl VectorWriter {
+    /// Writes one encoded text (`text` is used by the formats that carry it).
+    pub fn write(
+        &self,
+        out: &mut impl Write,
+        id: &str,
+        text: &str,
+        vector: &SparseVector,
+        vocab: &[String],
+    ) -> io::Result<()> {
+        let tokens = vector.iter().map(|(t, w)| (vocab[t as usize].as_str(), w));
+        match self.format {
+            VectorFormat::Jsonl => write_vector_line(out, id, vector, vocab),
+            VectorFormat::Qdrant => {
+                out.write_all(b"{\"id\":")?;
+                serde_json::to_writer(&mut *out, id)?;
+                out.write_all(b",\"vector\":{\"indices\":")?;
+                serde_json::to_writer(&mut *out, vector.indices())?;
+                out.write_all(b",\"values\":[")?;
+                for (n, w) in vector.values().iter().enumerate() {
+                    write!(out, "{}{w}", if n > 0 { "," } else { "" })?;
+                }
+                out.write_all(b"]}}\n")
+            }
+            VectorFormat::Seismic | VectorFormat::Anserini => {
+                let (content, scale) = match self.format {
+                    VectorFormat::Seismic => ("content", None),
+                    _ => ("contents", Some(ANSERINI_SCALE)),
+                };
+                out.write_all(b"{\"id\":")?;
+                serde_json::to_writer(&mut *out, id)?;
+                write!(out, ",\"{content}\":")?;
+                serde_json::to_writer(&mut *out, text)?;
+                out.write_all(b",\"vector\":")?;
+                write_token_map(out, tokens, scale, false)?;
+                out.write_all(b"}\n")
+            }
+            VectorFormat::Elasticsearch | VectorFormat::OpenSearch => {
+                self.write_engine(out, id, tokens)
+            }
+        }
+    }
+
+    /// Elasticsearch/OpenSearch: a bulk action and document, or (queries)
+    /// an `_msearch` header and body.
+    fn write_engine<'a>(
+        &self,
+        out: &mut impl Write,
+        id: &str,
+        tokens: impl Iterator<Item = (&'a str, f32)>,
+    ) -> io::Result<()> {
+        let index = serde_json::to_string(&self.es_index)?;
+        let field = serde_json::to_string(&self.es_field)?;
+        if !self.query {
+            write!(out, "{{\"index\":{{\"_index\":{index},\"_id\":")?;
+            serde_json::to_writer(&mut *out, id)?;
+            write!(out, "}}}}\n{{{field}:")?;
+            write_token_map(out, tokens, None, true)?;
+            return out.write_all(b"}\n");
+        }
+        writeln!(out, "{{\"index\":{index}}}")?;
+        match self.format {
+            VectorFormat::OpenSearch => {
+                write!(
+                    out,
+                    "{{\"query\":{{\"neural_sparse\":{{{field}:{{\"query_tokens\":"
+                )?;
+                write_token_map(out, tokens, None, true)?;
+                out.write_all(b"}}}}\n")
+            }
+            _ => {
+                write!(
+                    out,
+                    "{{\"query\":{{\"sparse_vector\":{{\"field\":{field},\"query_vector\":"
+                )?;
+                write_token_map(out, tokens, None, true)?;
+                out.write_all(b"}}}\n")
+            }
+        }
+    }
+}
+
+/// `{token: weight, ...}`; with `scale`, integer weights `round(w * scale)`
+/// (zeros dropped); with `engine`, feature names escaped by [`engine_feature`].
+fn write_token_map<'a>(
+    out: &mut impl Write,
+    tokens: impl Iterator<Item = (&'a str, f32)>,
+    scale: Option<f32>,
+    engine: bool,
+) -> io::Result<()> {
+    out.write_all(b"{")?;
+    let mut first = true;
+    for (token, weight) in tokens {
+        let int = scale.map(|s| (weight * s).round() as u32);
+        if int == Some(0) {
+            continue;
+        }
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        let name = if engine {
+            engine_feature(token)
+        } else {
+            Cow::Borrowed(token)
+        };
+        serde_json::to_writer(&mut *out, name.as_ref())?;
+        match int {
+            Some(i) => write!(out, ":{i}")?,
+            None => write!(out, ":{weight}")?,
+        }
+    }
+    out.write_all(b"}")
+}
+
+/// A token as an Elasticsearch/OpenSearch feature name. Both engines refuse
+/// dots in `sparse_vector`/`rank_features` feature names, so `.` becomes
+/// `%2E` and `%` becomes `%25` (reversible, and no two tokens collide);
+/// queries exported with `--query` are escaped the same way.
+pub fn engine_feature(token: &str) -> Cow<'_, str> {
+    if !token.contains(['.', '%']) {
+        return Cow::Borrowed(token);
+    }
+    Cow::Owned(token.replace('%', "%25").replace('.', "%2E"))
 }
 
 /// Makes a field safe for TREC/TSV output, where tabs, spaces and newlines
@@ -65,6 +233,70 @@ mod tests {
         );
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["vector"]["##c"], 1.25);
+    }
+
+    fn render(format: VectorFormat, query: bool) -> String {
+        let vocab: Vec<String> = ["[PAD]", "a.b", "##c", "d"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let v = SparseVector::new(vec![1, 2, 3], vec![0.5, 1.25, 0.004]).unwrap();
+        let w = VectorWriter {
+            format,
+            query,
+            es_index: "idx".into(),
+            es_field: "splade".into(),
+        };
+        let mut buf = Vec::new();
+        w.write(&mut buf, "7", "some text", &v, &vocab).unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn export_formats_have_the_engines_shapes() {
+        assert_eq!(
+            render(VectorFormat::Qdrant, false),
+            "{\"id\":\"7\",\"vector\":{\"indices\":[1,2,3],\"values\":[0.5,1.25,0.004]}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Seismic, false),
+            "{\"id\":\"7\",\"content\":\"some text\",\"vector\":{\"a.b\":0.5,\"##c\":1.25,\"d\":0.004}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Anserini, false),
+            "{\"id\":\"7\",\"contents\":\"some text\",\"vector\":{\"a.b\":50,\"##c\":125}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Elasticsearch, false),
+            "{\"index\":{\"_index\":\"idx\",\"_id\":\"7\"}}\n\
+             {\"splade\":{\"a%2Eb\":0.5,\"##c\":1.25,\"d\":0.004}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Elasticsearch, true),
+            "{\"index\":\"idx\"}\n{\"query\":{\"sparse_vector\":{\"field\":\"splade\",\
+             \"query_vector\":{\"a%2Eb\":0.5,\"##c\":1.25,\"d\":0.004}}}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::OpenSearch, true),
+            "{\"index\":\"idx\"}\n{\"query\":{\"neural_sparse\":{\"splade\":{\
+             \"query_tokens\":{\"a%2Eb\":0.5,\"##c\":1.25,\"d\":0.004}}}}}\n"
+        );
+        for format in [
+            VectorFormat::Jsonl,
+            VectorFormat::Qdrant,
+            VectorFormat::Seismic,
+            VectorFormat::Anserini,
+            VectorFormat::Elasticsearch,
+            VectorFormat::OpenSearch,
+        ] {
+            for query in [false, true] {
+                for line in render(format, query).lines() {
+                    serde_json::from_str::<serde_json::Value>(line).unwrap();
+                }
+            }
+        }
+        assert_eq!(engine_feature("100%.x"), "100%25%2Ex");
+        assert_eq!(engine_feature("plain"), "plain");
     }
 
     #[test]

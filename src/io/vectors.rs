@@ -1,7 +1,8 @@
 //! Reading pre-encoded vectors: the JSONL that `splade encode` writes.
 //!
 //! Each line is `{"id": ..., "vector": {"token": weight, ...}}`; weights must
-//! be finite numbers, zero weights are dropped, negative ones refused.
+//! be finite numbers, zero weights (and weights too small for an `f32`) are
+//! dropped, negative ones and ones too large for an `f32` refused.
 
 use std::io::BufRead;
 
@@ -88,8 +89,16 @@ impl VectorReader {
             if !(w.is_finite() && w >= 0.0) {
                 return Err(self.err(format!("weight of {token:?} is {w}, expected >= 0")));
             }
-            if w > 0.0 {
-                terms.push((token, w as f32));
+            // Weights are stored as f32: one that overflows it is refused,
+            // one that underflows to zero is zero (dropped).
+            let w32 = w as f32;
+            if !w32.is_finite() {
+                return Err(self.err(format!(
+                    "weight of {token:?} is {w}, larger than an f32 can hold"
+                )));
+            }
+            if w32 > 0.0 {
+                terms.push((token, w32));
             }
         }
         Ok(VectorRecord {
@@ -138,5 +147,18 @@ mod tests {
         assert_eq!(a.terms, vec![("x".to_string(), 1.5)]);
         let e = got[1].as_ref().unwrap_err().to_string();
         assert!(e.starts_with("v.jsonl:3: weight of \"x\" is -1"), "{e}");
+    }
+
+    #[test]
+    fn weights_outside_f32_are_dropped_or_refused() {
+        let text = "{\"id\":\"a\",\"vector\":{\"x\":1e-50,\"y\":1}}\n{\"id\":\"b\",\"vector\":{\"x\":1e300}}\n";
+        let reader = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        let got: Vec<_> = VectorReader::new("v".into(), reader).collect();
+        assert_eq!(got[0].as_ref().unwrap().terms, vec![("y".to_string(), 1.0)]);
+        let e = got[1].as_ref().unwrap_err().to_string();
+        assert!(
+            e.starts_with("v:2: weight of \"x\" is 1e300, larger than"),
+            "{e}"
+        );
     }
 }

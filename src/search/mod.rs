@@ -7,7 +7,9 @@
 //! (block-max) can later use the per-block maxima the format already stores.
 //!
 //! Ranking is deterministic: score descending (`f32::total_cmp`), then
-//! document ordinal ascending; only documents with a positive score are hits.
+//! document ordinal ascending; only documents with a positive score are hits,
+//! and deleted documents never are (their slots are zeroed after scoring:
+//! a cost in the number of deleted documents, not of the collection).
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -50,8 +52,9 @@ pub fn search_batch(index: &Index, queries: &[Vec<(String, f32)>], k: usize) -> 
 }
 
 /// Adds every query term's contributions into `scores` (one slot per
-/// global ordinal). Damaged lists contribute what decodes; `verify` is what
-/// reports damage.
+/// global ordinal), then zeroes deleted documents so that they are never
+/// hits. Damaged lists contribute what decodes; `verify` is what reports
+/// damage.
 fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
     let mut docs = [0u32; BLOCK];
     let mut codes = [0u32; BLOCK];
@@ -81,6 +84,11 @@ fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+    for &d in index.deleted_docs() {
+        if let Some(s) = scores.get_mut(d as usize) {
+            *s = 0.0;
         }
     }
 }

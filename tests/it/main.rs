@@ -2,9 +2,16 @@
 //! real splade-tiny weights find them through `SPLADE_TEST_MODEL` (set by
 //! `.ci/run`) or `../shared/models/splade-tiny`, and say so when skipped.
 
+mod bad_input;
 mod cli_encode;
+mod cli_export;
 mod cli_index;
+mod cli_segments;
+mod corruption;
 mod fixtures;
+mod fuzz_smoke;
 mod index_lib;
 mod loading;
 mod parity;
+mod props;
+mod reliability;

@@ -1,0 +1,51 @@
+//! `splade compact`: merge segments and drop deleted documents.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::common::note;
+
+/// Merge all segments into one and drop deleted documents.
+///
+/// Appends add segments and deletes leave postings on disk; compacting
+/// rewrites the live documents as one segment (in the same order, so ties
+/// still break the same way) and publishes it atomically. Searches see the
+/// old index until the new one is complete.
+///
+/// Examples:
+///   splade compact --index ./idx
+///   splade compact --index ./idx --memory-budget 256
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CompactArgs {
+    /// Index directory.
+    #[arg(long, env = "SPLADE_INDEX", default_value = "./splade-index")]
+    index: PathBuf,
+
+    /// Memory for in-memory postings before sorted runs spill to disk, in MiB.
+    #[arg(long, default_value_t = 512)]
+    memory_budget: u64,
+}
+
+pub fn run(args: CompactArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let stats = splade::index::compact(&args.index, args.memory_budget.saturating_mul(1 << 20))
+        .with_context(|| format!("cannot compact the index at {}", args.index.display()))?;
+    note(
+        quiet,
+        format!(
+            "compacted {} in {:.1}s: {} documents, {} terms, {} postings, {:.1} MB in one segment",
+            args.index.display(),
+            started.elapsed().as_secs_f64(),
+            stats.docs,
+            stats.terms,
+            stats.postings,
+            stats.bytes as f64 / 1e6
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
+}

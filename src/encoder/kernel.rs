@@ -1,0 +1,218 @@
+//! The projection kernel: max over tokens of dot products with 32
+//! vocabulary rows, without storing the products.
+//!
+//! `rows` holds `count` token states of width `h`; `panels` holds two
+//! panels of [`LANES`] vocabulary rows each, laid out `[panel][k][LANES]`, so
+//! that one vector load at step `k` reads component `k` of 16 vocabulary
+//! rows. Tokens are taken in blocks of 8 (AVX-512) or 6 (AVX2); a short last
+//! block repeats its last token, which cannot change a max. Dispatch is
+//! decided once, at run time, from the CPU's features.
+
+/// Vocabulary rows per panel (one AVX-512 register of f32).
+pub const LANES: usize = 16;
+/// Vocabulary rows per kernel call: two panels.
+pub const PAIR: usize = 2 * LANES;
+
+/// Which implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// 512-bit registers, 8 tokens x 32 rows per step.
+    Avx512,
+    /// 256-bit registers with FMA, 6 tokens x 16 rows per step.
+    Avx2,
+    /// Plain Rust, any CPU.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("SPLADE_NO_AVX512").is_none()
+                && is_x86_feature_detected!("avx512f")
+            {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Portable
+    }
+
+    /// Every kernel this CPU can run (for tests).
+    pub fn available() -> Vec<Kernel> {
+        let mut all = vec![Kernel::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                all.push(Kernel::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                all.push(Kernel::Avx512);
+            }
+        }
+        all
+    }
+
+    /// `acc[j] = max(acc[j], max_t rows[t] · vocab_row_j)` for the 32 rows
+    /// of `panels`.
+    pub fn max_dots(self, rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+        assert!(count > 0 && rows.len() >= count * h && panels.len() >= 2 * h * LANES);
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Avx512` is only chosen when the CPU reports avx512f
+            // (`detect`/`available`), and the assert above bounds every read.
+            Kernel::Avx512 => unsafe { x86::max_dots_avx512(rows, count, h, panels, acc) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for avx2 + fma.
+            Kernel::Avx2 => unsafe { x86::max_dots_avx2(rows, count, h, panels, acc) },
+            _ => portable(rows, count, h, panels, acc),
+        }
+    }
+}
+
+fn portable(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+    for t in 0..count {
+        let row = &rows[t * h..(t + 1) * h];
+        let mut dots = [0f32; PAIR];
+        for (k, &x) in row.iter().enumerate() {
+            for p in 0..2 {
+                let w = &panels[(p * h + k) * LANES..(p * h + k + 1) * LANES];
+                for (d, &wv) in dots[p * LANES..(p + 1) * LANES].iter_mut().zip(w) {
+                    *d += x * wv;
+                }
+            }
+        }
+        for (a, d) in acc.iter_mut().zip(dots) {
+            *a = a.max(d);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{LANES, PAIR};
+
+    /// AVX-512: blocks of 8 tokens x 2 panels, 16 accumulators.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f; `rows` must hold `count * h` floats and
+    /// `panels` `2 * h * LANES` (checked by the caller).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_dots_avx512(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+        const T: usize = 8;
+        let (p0, p1) = (panels.as_ptr(), unsafe { panels.as_ptr().add(h * LANES) });
+        let mut m0 = unsafe { _mm512_loadu_ps(acc.as_ptr()) };
+        let mut m1 = unsafe { _mm512_loadu_ps(acc.as_ptr().add(LANES)) };
+        let mut first = 0;
+        while first < count {
+            // Row pointers, the last repeated to fill the block.
+            let r: [*const f32; T] =
+                std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+            let mut a = [[_mm512_setzero_ps(); 2]; T];
+            for k in 0..h {
+                // SAFETY: k < h, so panel offsets stay below h * LANES and
+                // row offsets below h.
+                let w0 = unsafe { _mm512_loadu_ps(p0.add(k * LANES)) };
+                let w1 = unsafe { _mm512_loadu_ps(p1.add(k * LANES)) };
+                for i in 0..T {
+                    let x = _mm512_set1_ps(unsafe { *r[i].add(k) });
+                    a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
+                    a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
+                }
+            }
+            for block in a {
+                m0 = _mm512_max_ps(m0, block[0]);
+                m1 = _mm512_max_ps(m1, block[1]);
+            }
+            first += T;
+        }
+        unsafe {
+            _mm512_storeu_ps(acc.as_mut_ptr(), m0);
+            _mm512_storeu_ps(acc.as_mut_ptr().add(LANES), m1);
+        }
+    }
+
+    /// AVX2 + FMA: for each panel, blocks of 6 tokens x 16 rows.
+    ///
+    /// # Safety
+    /// The CPU must support avx2 and fma; sizes as for the AVX-512 kernel.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_dots_avx2(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+        const T: usize = 6;
+        for p in 0..2 {
+            let panel = unsafe { panels.as_ptr().add(p * h * LANES) };
+            let out = unsafe { acc.as_mut_ptr().add(p * LANES) };
+            let mut m0 = unsafe { _mm256_loadu_ps(out) };
+            let mut m1 = unsafe { _mm256_loadu_ps(out.add(8)) };
+            let mut first = 0;
+            while first < count {
+                let r: [*const f32; T] =
+                    std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+                let mut a = [[_mm256_setzero_ps(); 2]; T];
+                for k in 0..h {
+                    // SAFETY: k < h keeps every offset in bounds.
+                    let w0 = unsafe { _mm256_loadu_ps(panel.add(k * LANES)) };
+                    let w1 = unsafe { _mm256_loadu_ps(panel.add(k * LANES + 8)) };
+                    for i in 0..T {
+                        let x = _mm256_set1_ps(unsafe { *r[i].add(k) });
+                        a[i][0] = _mm256_fmadd_ps(x, w0, a[i][0]);
+                        a[i][1] = _mm256_fmadd_ps(x, w1, a[i][1]);
+                    }
+                }
+                for block in a {
+                    m0 = _mm256_max_ps(m0, block[0]);
+                    m1 = _mm256_max_ps(m1, block[1]);
+                }
+                first += T;
+            }
+            unsafe {
+                _mm256_storeu_ps(out, m0);
+                _mm256_storeu_ps(out.add(8), m1);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_equals_the_definition() {
+        let h = 24;
+        let panels = pseudo_random(2 * h * LANES, 7);
+        for count in [1, 5, 6, 7, 8, 9, 17] {
+            let rows = pseudo_random(count * h, count as u64);
+            let mut want = [f32::NEG_INFINITY; PAIR];
+            for (j, w) in want.iter_mut().enumerate() {
+                let (p, lane) = (j / LANES, j % LANES);
+                for t in 0..count {
+                    let dot: f32 = (0..h).map(|k| rows[t * h + k] * panels[(p * h + k) * LANES + lane]).sum();
+                    *w = w.max(dot);
+                }
+            }
+            for kernel in Kernel::available() {
+                let mut acc = [f32::NEG_INFINITY; PAIR];
+                kernel.max_dots(&rows, count, h, &panels, &mut acc);
+                for j in 0..PAIR {
+                    assert!((acc[j] - want[j]).abs() < 1e-5, "{kernel:?} count {count} lane {j}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Compaction: all segments merged into one, deleted documents dropped.
+//!
+//! Live documents keep their order (segment order, then ordinal), so ties
+//! in ranking break the same way before and after. Postings are read term
+//! by term, segment after segment, which adds each token's postings in
+//! increasing new ordinal: exactly the order the sorted-run accumulator
+//! needs, so compaction runs within the same memory budget as a build.
+//!
+//! Weights are re-quantized with one scale for the merged segment, derived
+//! from the largest `max_weight` of the old segments. `f32` impacts are
+//! copied bit for bit; `u16`/`u8` codes of the segment whose scale is the
+//! largest stay identical, and the others move by at most half a step of
+//! the new scale (see `docs/format.md`, "Appends, deletes and scores").
+
+use std::path::Path;
+
+use super::commit::{prepare_dir, publish};
+use super::docs::{StoredWriter, write_doc_table};
+use super::error::IndexError;
+use super::meta::{Meta, SegmentMeta};
+use super::quant::Quantizer;
+use super::reader::Index;
+use super::spill::Accumulator;
+use super::writer::write_postings;
+use super::{FORMAT_VERSION, IndexStats};
+
+/// Rewrites the index in `dir` as one segment without deleted documents
+/// and publishes it atomically; `memory_budget` bounds in-memory postings
+/// like [`WriterOptions::memory_budget`](super::WriterOptions).
+pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError> {
+    let index = Index::open(dir)?;
+    // Never carry damaged bytes into the new segment.
+    index.verify()?;
+    let generation = prepare_dir(dir)?;
+    let stem = format!("seg-{generation:06}");
+    let old = index.meta();
+    let max_weight = old
+        .segments
+        .iter()
+        .map(|s| s.max_weight)
+        .fold(0.0f32, f32::max);
+    let quant = Quantizer {
+        scheme: old.quantization,
+        scale: old.quantization.scale_for(max_weight),
+    };
+    // New ordinals: live documents in order.
+    let mut new_ord = vec![u32::MAX; index.num_docs() as usize];
+    let mut ids = Vec::with_capacity(index.live_docs() as usize);
+    let mut stored = if old.store {
+        Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
+    } else {
+        None
+    };
+    for doc in (0..index.num_docs()).filter(|&d| !index.is_deleted(d)) {
+        new_ord[doc as usize] = ids.len() as u32;
+        ids.push(index.doc_id(doc));
+        if let Some(s) = &mut stored {
+            s.push(index.stored(doc).as_ref())?;
+        }
+    }
+    let mut acc = Accumulator::new(dir, &stem, memory_budget);
+    let mut postings = 0u64;
+    let mut list = Vec::new();
+    for seg in &index.segments {
+        for i in 0..seg.terms.len() {
+            let term = seg.terms.term(i);
+            list.clear();
+            if let Some(l) = seg.list(&seg.terms.info(i)) {
+                l.for_each(|d, code| {
+                    let new = new_ord
+                        .get((seg.base + d) as usize)
+                        .copied()
+                        .unwrap_or(u32::MAX);
+                    if new != u32::MAX {
+                        list.push((new, seg.quant.decode(code)));
+                    }
+                });
+            }
+            for &(doc, w) in &list {
+                acc.add(doc, &[(term, w)])?;
+            }
+            postings += list.len() as u64;
+        }
+    }
+    let mut files = Vec::new();
+    let (pst, terms) = write_postings(dir, &stem, acc, quant)?;
+    files.push(pst);
+    let n_terms = terms.len() as u64;
+    files.push(terms.write(dir, &format!("{stem}.ter"))?);
+    files.push(write_doc_table(dir, &format!("{stem}.doc"), &ids)?);
+    if let Some(s) = stored {
+        files.push(s.finish()?);
+    }
+    let docs = ids.len() as u64;
+    let meta = Meta {
+        format_version: FORMAT_VERSION,
+        splade_version: env!("CARGO_PKG_VERSION").to_string(),
+        generation,
+        model: old.model.clone(),
+        quantization: old.quantization,
+        store: old.store,
+        docs,
+        deleted: 0,
+        postings,
+        segments: vec![SegmentMeta {
+            name: stem,
+            docs,
+            terms: n_terms,
+            postings,
+            max_weight,
+            scale: quant.scale,
+            files,
+            deletes: None,
+        }],
+    };
+    let base = old.generation;
+    drop(ids);
+    drop(index);
+    publish(dir, &meta, Some(base))?;
+    Ok(super::stats_of(&meta))
+}
