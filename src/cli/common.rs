@@ -6,8 +6,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use splade::encoder::{DEFAULT_MODEL, Encoder, EncoderOptions, ModelSource};
+use splade::encoder::{DEFAULT_MODEL, Encoder, EncoderOptions, LongDocs, ModelSource};
 pub use splade::io::{FieldNames, InputFormat};
+
+/// `--long-docs` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LongDocsMode {
+    /// Cut at the maximum length.
+    Truncate,
+    /// Overlapping windows, max-pooled.
+    Window,
+}
 
 /// Which model encodes, and how.
 #[derive(Debug, Clone, Args)]
@@ -29,6 +38,21 @@ pub struct ModelArgs {
     /// Texts per forward pass.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+
+    /// What to do with texts longer than the maximum length: `truncate`
+    /// (cut, as the reference does) or `window` (encode overlapping windows
+    /// and max-pool their vectors).
+    #[arg(long, value_enum, default_value_t = LongDocsMode::Truncate)]
+    pub long_docs: LongDocsMode,
+
+    /// Tokens per window with --long-docs window, [CLS] and [SEP] included
+    /// [default: the maximum length]
+    #[arg(long)]
+    pub window: Option<usize>,
+
+    /// Tokens shared by consecutive windows with --long-docs window.
+    #[arg(long, default_value_t = 128)]
+    pub stride: usize,
 
     /// Worker threads [default: all cores]
     #[arg(long)]
@@ -55,9 +79,17 @@ pub fn load_encoder(
 ) -> anyhow::Result<Encoder> {
     set_threads(args.threads)?;
     let source = ModelSource::parse(name, revision);
+    let long_docs = match args.long_docs {
+        LongDocsMode::Truncate => LongDocs::Truncate,
+        LongDocsMode::Window => LongDocs::Window {
+            window: args.window.or(args.max_length).unwrap_or(512),
+            stride: args.stride,
+        },
+    };
     let options = EncoderOptions {
         max_length: args.max_length,
         batch_size: args.batch_size,
+        long_docs,
     };
     Encoder::load(&source, &options).with_context(|| format!("cannot load model `{name}`"))
 }

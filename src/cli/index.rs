@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use splade::encoder::Encoder;
+use splade::encoder::{EncodeStats, Encoder};
 use splade::index::{
     AppendOptions, Index, IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions,
 };
@@ -89,7 +89,7 @@ fn parse_quantization(s: &str) -> Result<Quantization, String> {
 
 pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let (writer, skipped, truncated) = if args.vectors {
+    let (writer, skipped, totals) = if args.vectors {
         build_from_vectors(&args, quiet)?
     } else {
         build_from_documents(&args, quiet)?
@@ -117,8 +117,13 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             stats.postings,
             stats.bytes as f64 / 1e6,
             args.index.display(),
-            if truncated > 0 {
-                format!("; {truncated} documents truncated at the model's maximum length")
+            if totals.truncated > 0 {
+                format!(
+                    "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
+                    totals.truncated
+                )
+            } else if totals.windowed > 0 {
+                format!("; {} long documents encoded as several windows", totals.windowed)
             } else {
                 String::new()
             },
@@ -192,7 +197,7 @@ pub fn model_info(encoder: &Encoder) -> ModelInfo {
 fn build_from_documents(
     args: &IndexArgs,
     quiet: bool,
-) -> anyhow::Result<(IndexWriter, u64, usize)> {
+) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
     let (format, fields) = args.input_args.format_and_fields();
     let mut reader = RecordReader::open(&args.input, format, fields)?;
     let encoder = if args.append {
@@ -205,7 +210,7 @@ fn build_from_documents(
     let store = writer.stores_text();
     let bar = progress(input_len(&args.input), quiet, "indexing");
     let name = reader.name().to_owned();
-    let mut truncated = 0usize;
+    let mut totals = EncodeStats::default();
     let chunk = (args.model.batch_size * 16).max(256);
     let counts = for_each_chunk(
         &mut reader,
@@ -216,7 +221,9 @@ fn build_from_documents(
             let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let (vectors, stats) = encoder.encode_with_stats(&refs)?;
-            truncated += stats.truncated;
+            totals.truncated += stats.truncated;
+            totals.windowed += stats.windowed;
+            totals.tokens += stats.tokens;
             for (doc, vector) in docs.iter().zip(&vectors) {
                 let terms: Vec<(&str, f32)> =
                     vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
@@ -236,10 +243,10 @@ fn build_from_documents(
         },
     )?;
     bar.finish_and_clear();
-    Ok((writer, counts.skipped, truncated))
+    Ok((writer, counts.skipped, totals))
 }
 
-fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, usize)> {
+fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
     set_threads(args.model.threads)?;
     let mut reader = VectorReader::open(&args.input)?;
     let name = if args.input == "-" {
@@ -276,5 +283,5 @@ fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWri
         }
     }
     bar.finish_and_clear();
-    Ok((writer, skipped, 0))
+    Ok((writer, skipped, EncodeStats::default()))
 }

@@ -97,43 +97,62 @@ mod x86 {
 
     use super::{LANES, PAIR};
 
-    /// AVX-512: blocks of 8 tokens x 2 panels, 16 accumulators.
+    /// AVX-512: blocks of 8 tokens x 2 panels (16 accumulators); a tail of
+    /// at most 4 tokens takes a 4-token block.
     ///
     /// # Safety
     /// The CPU must support avx512f; `rows` must hold `count * h` floats and
     /// `panels` `2 * h * LANES` (checked by the caller).
     #[target_feature(enable = "avx512f")]
     pub unsafe fn max_dots_avx512(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
-        const T: usize = 8;
-        let (p0, p1) = (panels.as_ptr(), unsafe { panels.as_ptr().add(h * LANES) });
-        let mut m0 = unsafe { _mm512_loadu_ps(acc.as_ptr()) };
-        let mut m1 = unsafe { _mm512_loadu_ps(acc.as_ptr().add(LANES)) };
+        let mut m = unsafe { [_mm512_loadu_ps(acc.as_ptr()), _mm512_loadu_ps(acc.as_ptr().add(LANES))] };
         let mut first = 0;
         while first < count {
-            // Row pointers, the last repeated to fill the block.
-            let r: [*const f32; T] =
-                std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
-            let mut a = [[_mm512_setzero_ps(); 2]; T];
-            for k in 0..h {
-                // SAFETY: k < h, so panel offsets stay below h * LANES and
-                // row offsets below h.
-                let w0 = unsafe { _mm512_loadu_ps(p0.add(k * LANES)) };
-                let w1 = unsafe { _mm512_loadu_ps(p1.add(k * LANES)) };
-                for i in 0..T {
-                    let x = _mm512_set1_ps(unsafe { *r[i].add(k) });
-                    a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
-                    a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
-                }
+            if count - first <= 4 {
+                unsafe { block_avx512::<4>(rows, first, count, h, panels, &mut m) };
+            } else {
+                unsafe { block_avx512::<8>(rows, first, count, h, panels, &mut m) };
             }
-            for block in a {
-                m0 = _mm512_max_ps(m0, block[0]);
-                m1 = _mm512_max_ps(m1, block[1]);
-            }
-            first += T;
+            first += if count - first <= 4 { 4 } else { 8 };
         }
         unsafe {
-            _mm512_storeu_ps(acc.as_mut_ptr(), m0);
-            _mm512_storeu_ps(acc.as_mut_ptr().add(LANES), m1);
+            _mm512_storeu_ps(acc.as_mut_ptr(), m[0]);
+            _mm512_storeu_ps(acc.as_mut_ptr().add(LANES), m[1]);
+        }
+    }
+
+    /// One block of `T` tokens from `first` (the last token repeated past
+    /// `count`), folded into the maxima `m`.
+    ///
+    /// # Safety
+    /// As for [`max_dots_avx512`], with `first < count`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block_avx512<const T: usize>(
+        rows: &[f32],
+        first: usize,
+        count: usize,
+        h: usize,
+        panels: &[f32],
+        m: &mut [__m512; 2],
+    ) {
+        let (p0, p1) = (panels.as_ptr(), unsafe { panels.as_ptr().add(h * LANES) });
+        // Row pointers, the last repeated to fill the block.
+        let r: [*const f32; T] = std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+        let mut a = [[_mm512_setzero_ps(); 2]; T];
+        for k in 0..h {
+            // SAFETY: k < h, so panel offsets stay below h * LANES and row
+            // offsets below h.
+            let w0 = unsafe { _mm512_loadu_ps(p0.add(k * LANES)) };
+            let w1 = unsafe { _mm512_loadu_ps(p1.add(k * LANES)) };
+            for i in 0..T {
+                let x = _mm512_set1_ps(unsafe { *r[i].add(k) });
+                a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
+                a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
+            }
+        }
+        for block in a {
+            m[0] = _mm512_max_ps(m[0], block[0]);
+            m[1] = _mm512_max_ps(m[1], block[1]);
         }
     }
 

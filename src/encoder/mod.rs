@@ -11,6 +11,7 @@
 
 mod bert;
 pub mod config;
+pub mod long;
 mod kernel;
 pub mod pool;
 pub mod resolve;
@@ -23,6 +24,7 @@ use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 pub use config::BertConfig;
+pub use long::LongDocs;
 pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
 
 use crate::error::{Error, Result};
@@ -57,6 +59,8 @@ pub struct EncoderOptions {
     pub max_length: Option<usize>,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// What happens to texts longer than `max_length`.
+    pub long_docs: LongDocs,
 }
 
 impl Default for EncoderOptions {
@@ -64,6 +68,7 @@ impl Default for EncoderOptions {
         EncoderOptions {
             max_length: None,
             batch_size: 32,
+            long_docs: LongDocs::Truncate,
         }
     }
 }
@@ -73,8 +78,10 @@ impl Default for EncoderOptions {
 pub struct EncodeStats {
     /// Tokens processed, special tokens included, padding excluded.
     pub tokens: usize,
-    /// Texts cut at the maximum length.
+    /// Texts cut at the maximum length (truncate mode).
     pub truncated: usize,
+    /// Texts split into several windows (window mode).
+    pub windowed: usize,
 }
 
 /// A loaded SPLADE model.
@@ -85,6 +92,7 @@ pub struct Encoder {
     vocab: Vec<String>,
     max_length: usize,
     batch_size: usize,
+    long_docs: LongDocs,
     files: ModelFiles,
     fingerprint: String,
 }
@@ -107,7 +115,23 @@ impl Encoder {
             .max_length
             .unwrap_or(config.max_position_embeddings)
             .clamp(2, config.max_position_embeddings);
-        let tokenizer = load_tokenizer(&files.tokenizer, max_length)?;
+        let long_docs = match options.long_docs {
+            LongDocs::Window { window, stride } => {
+                let window = window.clamp(3, config.max_position_embeddings);
+                if stride + 2 >= window {
+                    return Err(Error::Msg(format!(
+                        "--stride {stride} must be smaller than --window {window} minus 2"
+                    )));
+                }
+                LongDocs::Window { window, stride }
+            }
+            LongDocs::Truncate => LongDocs::Truncate,
+        };
+        let truncate_at = match long_docs {
+            LongDocs::Truncate => Some(max_length),
+            LongDocs::Window { .. } => None,
+        };
+        let tokenizer = load_tokenizer(&files.tokenizer, truncate_at)?;
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
         let fingerprint = fingerprint(&[&files.config, &files.tokenizer])?;
         Ok(Encoder {
@@ -117,6 +141,7 @@ impl Encoder {
             vocab,
             max_length,
             batch_size: options.batch_size.max(1),
+            long_docs,
             files,
             fingerprint,
         })
@@ -134,46 +159,74 @@ impl Encoder {
 
     /// Encodes texts and counts tokens and truncations.
     pub fn encode_with_stats(&self, texts: &[&str]) -> Result<(Vec<SparseVector>, EncodeStats)> {
-        let ids = self.tokenize(texts)?;
+        let tokenized = self.tokenize_full(texts)?;
         let mut stats = EncodeStats::default();
-        for seq in &ids {
-            stats.tokens += seq.len();
-            stats.truncated += usize::from(seq.len() >= self.max_length);
+        let mut seqs = Vec::with_capacity(tokenized.len());
+        let mut owners = Vec::with_capacity(tokenized.len());
+        for (text, (ids, truncated)) in tokenized.into_iter().enumerate() {
+            stats.truncated += usize::from(truncated);
+            let parts = match self.long_docs {
+                LongDocs::Truncate => vec![ids],
+                LongDocs::Window { window, stride } => long::windows(&ids, window, stride),
+            };
+            stats.windowed += usize::from(parts.len() > 1);
+            for part in parts {
+                stats.tokens += part.len();
+                seqs.push(part);
+                owners.push(text);
+            }
         }
-        let mut order: Vec<usize> = (0..ids.len()).collect();
-        order.sort_by_key(|&i| ids[i].len());
+        let encoded = self.encode_token_ids(&seqs)?;
+        let mut vectors: Vec<Option<SparseVector>> = vec![None; texts.len()];
+        for (owner, v) in owners.into_iter().zip(encoded) {
+            vectors[owner] = Some(match vectors[owner].take() {
+                None => v,
+                Some(pooled) => pooled.max_pool(&v),
+            });
+        }
+        let vectors = vectors.into_iter().map(|v| v.expect("every text encoded")).collect();
+        Ok((vectors, stats))
+    }
+
+    /// Encodes token-id sequences (each `[CLS] ... [SEP]`, at most the
+    /// model's maximum length) in length-sorted batches; input order.
+    pub fn encode_token_ids(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
+        let mut order: Vec<usize> = (0..seqs.len()).collect();
+        order.sort_by_key(|&i| seqs[i].len());
         // Batches run in parallel (each also spreads its projection over
         // the cores); results are put back in input order.
         let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
         let encoded = batches
             .par_iter()
             .map(|batch| {
-                let seqs: Vec<&[u32]> = batch.iter().map(|&i| ids[i].as_slice()).collect();
-                self.encode_ids(&seqs)
+                let batch_seqs: Vec<&[u32]> = batch.iter().map(|&i| seqs[i].as_slice()).collect();
+                self.encode_ids(&batch_seqs)
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut out: Vec<Option<SparseVector>> = vec![None; ids.len()];
+        let mut out: Vec<Option<SparseVector>> = vec![None; seqs.len()];
         for (batch, vectors) in batches.iter().zip(encoded) {
             for (&i, v) in batch.iter().zip(vectors) {
                 out[i] = Some(v);
             }
         }
-        let vectors = out
-            .into_iter()
-            .map(|v| v.expect("every text encoded"))
-            .collect();
-        Ok((vectors, stats))
+        Ok(out.into_iter().map(|v| v.expect("every sequence encoded")).collect())
     }
 
-    /// Token ids of each text, `[CLS] ... [SEP]`, truncated.
+    /// Token ids of each text, `[CLS] ... [SEP]`, truncated to the maximum
+    /// length in truncate mode, whole in window mode.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        Ok(self.tokenize_full(texts)?.into_iter().map(|(ids, _)| ids).collect())
+    }
+
+    /// Like [`tokenize`](Self::tokenize), with whether each text was cut.
+    fn tokenize_full(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| Error::Msg(format!("tokenization failed: {e}")))?;
         Ok(encodings
             .into_iter()
-            .map(|e| e.get_ids().to_vec())
+            .map(|e| (e.get_ids().to_vec(), !e.get_overflowing().is_empty()))
             .collect())
     }
 
@@ -255,17 +308,18 @@ fn load_decoder(ckpt: &Checkpoint, config: &BertConfig) -> Result<Decoder> {
     Ok(Decoder::new(&weight, bias.to_vec1()?, h))
 }
 
-fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer> {
+fn load_tokenizer(path: &Path, truncate_at: Option<usize>) -> Result<Tokenizer> {
     let mut tokenizer = Tokenizer::from_file(path)
         .map_err(|e| Error::model(path, format!("not a readable tokenizer: {e}")))?;
     tokenizer.with_padding(None);
+    let truncation = truncate_at.map(|max_length| TruncationParams {
+        max_length,
+        strategy: TruncationStrategy::LongestFirst,
+        stride: 0,
+        direction: TruncationDirection::Right,
+    });
     tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length,
-            strategy: TruncationStrategy::LongestFirst,
-            stride: 0,
-            direction: TruncationDirection::Right,
-        }))
+        .with_truncation(truncation)
         .map_err(|e| Error::model(path, format!("cannot set truncation: {e}")))?;
     Ok(tokenizer)
 }

@@ -50,7 +50,8 @@ pub use quant::Quantization;
 pub use reader::Index;
 pub use writer::{AppendOptions, IndexWriter, WriterOptions};
 
-pub(crate) use postings::BLOCK;
+pub(crate) use postings::{BLOCK, PostingList};
+pub(crate) use reader::Segment;
 
 /// Version of the on-disk format written by this build. Bumped by every
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended

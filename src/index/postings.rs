@@ -94,6 +94,11 @@ impl<'a> PostingList<'a> {
         (list.dir_len() <= bytes.len()).then_some(list)
     }
 
+    /// Number of postings (the document frequency).
+    pub(crate) fn len(&self) -> usize {
+        self.df
+    }
+
     /// Number of blocks.
     pub(crate) fn num_blocks(&self) -> usize {
         self.df.div_ceil(BLOCK)
@@ -115,6 +120,25 @@ impl<'a> PostingList<'a> {
             last_doc: self.entry(b, 0),
             max_code: self.entry(b, 2),
         }
+    }
+
+    /// The first doc ordinal of block `b`, read from its first varint
+    /// without decoding the block; `None` when out of range or malformed.
+    /// With [`block_meta`](Self::block_meta) this bounds the doc range a
+    /// block covers, which is what block-max pruning needs.
+    pub(crate) fn first_doc(&self, b: usize) -> Option<u32> {
+        if b >= self.num_blocks() {
+            return None;
+        }
+        let data = &self.bytes[self.dir_len()..];
+        let (start, prev) = if b == 0 {
+            (0, 0)
+        } else {
+            (self.entry(b - 1, 1) as usize, self.entry(b - 1, 0))
+        };
+        let mut pos = start;
+        let gap = get_varint(data, &mut pos)?;
+        if b == 0 { Some(gap) } else { prev.checked_add(gap) }
     }
 
     /// Decodes block `b` into `docs` and `codes`; returns the number of
@@ -222,6 +246,10 @@ mod tests {
         for &(d, c) in want.iter().step_by(7) {
             assert_eq!(list.find(d), Some(c));
         }
+        for (b, chunk) in want.chunks(BLOCK).enumerate() {
+            assert_eq!(list.first_doc(b), Some(chunk[0].0));
+        }
+        assert_eq!(list.first_doc(list.num_blocks()), None);
     }
 
     #[test]

@@ -1,15 +1,26 @@
-//! Exact top-k retrieval by dot product.
+//! Top-k retrieval by dot product, exact by default.
 //!
-//! Term-at-a-time: each query term's posting lists add `query_weight *
-//! doc_weight` into a dense `f32` accumulator of one slot per document, then a
-//! bounded heap picks the top k. For collections of up to a few million
-//! documents the dense array is cheaper than any map; dynamic pruning
-//! (block-max) can later use the per-block maxima the format already stores.
+//! Two ways to compute the same answer:
+//!
+//! - **Exhaustive** (`accumulate` + `top_k`): term-at-a-time, each query
+//!   term's posting lists add `query_weight * doc_weight` into a dense `f32`
+//!   accumulator of one slot per document, then a bounded heap picks the top
+//!   k. Its cost is every posting of every query term plus a pass over all
+//!   documents; for small collections nothing beats it.
+//! - **Block-max pruned** (`pruned`): the documents are cut into fixed
+//!   ranges, each range gets an upper bound from the block directories, and
+//!   ranges are scored best bound first until no remaining bound can reach
+//!   the k-th score. Scores are summed in the same order with the same `f32`
+//!   operations as the exhaustive path, so the results are identical (ids,
+//!   order, scores, ties); `approx < 1` trades recall for speed.
+//!
+//! [`Strategy::Auto`] picks exhaustive below [`PRUNE_MIN_DOCS`] documents.
 //!
 //! Ranking is deterministic: score descending (`f32::total_cmp`), then
 //! document ordinal ascending; only documents with a positive score are hits,
-//! and deleted documents never are (their slots are zeroed after scoring:
-//! a cost in the number of deleted documents, not of the collection).
+//! and deleted documents never are (exhaustive scoring zeroes their slots
+//! after scoring: a cost in the number of deleted documents, not of the
+//! collection; pruned scoring skips them when collecting).
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -17,6 +28,57 @@ use std::collections::{BinaryHeap, HashMap};
 use rayon::prelude::*;
 
 use crate::index::{BLOCK, Index};
+
+mod pruned;
+
+pub use pruned::PruneStats;
+
+/// Below this many documents [`Strategy::Auto`] scores exhaustively: the
+/// dense pass costs less than computing bounds.
+pub const PRUNE_MIN_DOCS: u32 = 50_000;
+
+/// How [`search_with`] finds the top k.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Exhaustive for small indexes, pruned from [`PRUNE_MIN_DOCS`] on.
+    #[default]
+    Auto,
+    /// Score every posting of every query term.
+    Exhaustive,
+    /// Block-max pruning (exact unless `approx < 1`).
+    Pruned,
+}
+
+/// Options of [`search_with`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchOptions {
+    /// Which algorithm.
+    pub strategy: Strategy,
+    /// Pruned scoring skips a range of documents when `approx` times its
+    /// upper bound is below the k-th score: 1 is exact, smaller is faster
+    /// and may miss documents. Ignored by exhaustive scoring.
+    pub approx: f32,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            strategy: Strategy::Auto,
+            approx: 1.0,
+        }
+    }
+}
+
+impl SearchOptions {
+    /// Whether `index` is scored with pruning under these options.
+    pub fn prunes(&self, index: &Index) -> bool {
+        match self.strategy {
+            Strategy::Auto => index.num_docs() >= PRUNE_MIN_DOCS || self.approx < 1.0,
+            Strategy::Exhaustive => false,
+            Strategy::Pruned => true,
+        }
+    }
+}
 
 /// One ranked document.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,28 +89,96 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// The top `k` documents for `query` (tokens and weights), best first.
+/// The top `k` documents for `query` (tokens and weights), best first,
+/// with the default (exact) options.
 pub fn search(index: &Index, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
-    let mut scores = vec![0f32; index.num_docs() as usize];
-    accumulate(index, query, &mut scores);
-    top_k(&scores, k)
+    search_with(index, query, k, &SearchOptions::default())
+}
+
+/// The top `k` documents for `query` under `options`.
+pub fn search_with(
+    index: &Index,
+    query: &[(&str, f32)],
+    k: usize,
+    options: &SearchOptions,
+) -> Vec<Hit> {
+    Searcher::new(index, *options).search(query, k)
 }
 
 /// [`search`] for many queries in parallel; results in query order.
 pub fn search_batch(index: &Index, queries: &[Vec<(String, f32)>], k: usize) -> Vec<Vec<Hit>> {
-    let n = index.num_docs() as usize;
+    search_batch_with(index, queries, k, &SearchOptions::default())
+}
+
+/// [`search_with`] for many queries in parallel; results in query order.
+pub fn search_batch_with(
+    index: &Index,
+    queries: &[Vec<(String, f32)>],
+    k: usize,
+    options: &SearchOptions,
+) -> Vec<Vec<Hit>> {
     queries
         .par_iter()
         .map_init(
-            || vec![0f32; n],
-            |scores, q| {
-                scores.fill(0.0);
+            || Searcher::new(index, *options),
+            |searcher, q| {
                 let q: Vec<(&str, f32)> = q.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                accumulate(index, &q, scores);
-                top_k(scores, k)
+                searcher.search(&q, k)
             },
         )
         .collect()
+}
+
+/// Runs queries one after another over one index, reusing its buffers:
+/// what a benchmark or a long-running server holds per thread.
+pub struct Searcher<'a> {
+    index: &'a Index,
+    options: SearchOptions,
+    scores: Vec<f32>,
+    scratch: pruned::Scratch,
+    stats: PruneStats,
+}
+
+impl<'a> Searcher<'a> {
+    /// A searcher over `index`; buffers are allocated on first use.
+    pub fn new(index: &'a Index, options: SearchOptions) -> Self {
+        Searcher {
+            index,
+            options,
+            scores: Vec::new(),
+            scratch: pruned::Scratch::default(),
+            stats: PruneStats::default(),
+        }
+    }
+
+    /// The top `k` documents for `query`, best first.
+    pub fn search(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
+        if self.options.prunes(self.index) {
+            if let Some(hits) = pruned::search(
+                self.index,
+                query,
+                k,
+                self.options.approx,
+                &mut self.scratch,
+                &mut self.stats,
+            ) {
+                return hits;
+            }
+        }
+        let n = self.index.num_docs() as usize;
+        if self.scores.len() != n {
+            self.scores = vec![0f32; n];
+        } else {
+            self.scores.fill(0.0);
+        }
+        accumulate(self.index, query, &mut self.scores);
+        top_k(&self.scores, k)
+    }
+
+    /// Counters of the pruned searches run so far.
+    pub fn stats(&self) -> &PruneStats {
+        &self.stats
+    }
 }
 
 /// Adds every query term's contributions into `scores` (one slot per
@@ -119,6 +249,45 @@ impl Ord for Worst {
     }
 }
 
+/// A bounded collection of the best hits seen, in any order of arrival.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Worst>,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// Keeps `hit` if it ranks among the best `k` so far.
+    #[inline]
+    fn push(&mut self, hit: Hit) {
+        if self.heap.len() < self.k {
+            self.heap.push(Worst(hit));
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && rank_order(&hit, &worst.0) == Ordering::Less
+        {
+            *worst = Worst(hit);
+        }
+    }
+
+    /// The k-th best score once `k` hits are held.
+    #[inline]
+    fn threshold(&self) -> Option<f32> {
+        (self.heap.len() == self.k && self.k > 0)
+            .then(|| self.heap.peek().map(|w| w.0.score))
+            .flatten()
+    }
+
+    fn into_sorted(self) -> Vec<Hit> {
+        self.heap.into_sorted_vec().into_iter().map(|w| w.0).collect()
+    }
+}
+
 /// The `k` best positive scores, best first, ties by lower ordinal.
 fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
     if k == 0 {
@@ -169,3 +338,5 @@ pub fn brute_force(docs: &[Vec<(String, f32)>], query: &[(&str, f32)], k: usize)
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod prune_tests;

@@ -190,3 +190,33 @@ fn truncation_respects_max_length() {
     assert!(enc.encode_one(&long).is_ok());
     assert_eq!(enc.max_length(), 32);
 }
+
+#[test]
+fn window_mode_max_pools_the_window_vectors() {
+    use splade::encoder::{LongDocs, long::windows};
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Style::default(), None, None);
+    let source = ModelSource::Local(dir.path().to_owned());
+    let long_docs = LongDocs::Window { window: 10, stride: 3 };
+    let enc = Encoder::load(&source, &EncoderOptions { long_docs, ..Default::default() }).unwrap();
+    let text = "the law implied warranty common rust search index sparse vector model query \
+                document hello world the law a b c d e rust search";
+    let ids = enc.tokenize(&[text]).unwrap().remove(0);
+    assert!(ids.len() > 20, "window mode does not truncate");
+    let parts = windows(&ids, 10, 3);
+    assert!(parts.len() > 2 && parts.iter().all(|p| p.len() <= 10));
+    let pooled = enc
+        .encode_token_ids(&parts)
+        .unwrap()
+        .into_iter()
+        .reduce(|a, b| a.max_pool(&b))
+        .unwrap();
+    let (got, stats) = enc.encode_with_stats(&[text]).unwrap();
+    assert_eq!(got[0], pooled);
+    assert_eq!((stats.windowed, stats.truncated), (1, 0));
+    // Truncating at the same length loses terms that windows keep.
+    let trunc = Encoder::load(&source, &EncoderOptions { max_length: Some(10), ..Default::default() }).unwrap();
+    let (cut, stats) = trunc.encode_with_stats(&[text]).unwrap();
+    assert_eq!(stats.truncated, 1);
+    assert!(cut[0].nnz() < got[0].nnz());
+}
