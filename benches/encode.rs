@@ -35,7 +35,7 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     // SAFETY: nothing else runs yet, so no thread reads the environment.
-    unsafe { splade::encoder::single_threaded_candle() };
+    unsafe { splade::encoder::configure_threads(None) };
     let model = env_path("SPLADE_BENCH_MODEL", "../shared/models/splade-tiny");
     let docs = env_path("SPLADE_BENCH_DOCS", "../shared/data/speed/passages.jsonl");
     let queries = env_path("SPLADE_BENCH_QUERIES", "../shared/data/speed/queries.jsonl");
@@ -62,6 +62,7 @@ fn main() {
     let options = EncoderOptions {
         batch_size,
         max_length,
+        ..Default::default()
     };
     let encoder = Encoder::load(&ModelSource::Local(model.clone()), &options).expect("model loads");
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -88,11 +89,13 @@ fn main() {
             stats.tokens as f64 / secs
         );
     }
-    println!(
-        "encode: median {:.1} docs/s, {:.0} tokens/s (batch {batch_size}, {runs} runs)",
-        median(rates),
-        median(token_rates)
-    );
+    if runs > 0 {
+        println!(
+            "encode: median {:.1} docs/s, {:.0} tokens/s (batch {batch_size}, {runs} runs)",
+            median(rates),
+            median(token_rates)
+        );
+    }
 
     if queries.is_file() {
         let qs = read_texts(&queries);

@@ -79,8 +79,8 @@ const DOC_WEIGHT_Q: &[f64] = &[
 ];
 /// The same for query weights.
 const QUERY_WEIGHT_Q: &[f64] = &[
-    0.0007, 0.0703, 0.1629, 0.2332, 0.2982, 0.3719, 0.4494, 0.5378, 0.6405, 0.7614, 0.9089,
-    1.0215, 1.2108, 1.3176, 1.453, 1.6158, 1.7846, 1.9292, 2.1055, 2.3074, 2.599, 2.7801,
+    0.0007, 0.0703, 0.1629, 0.2332, 0.2982, 0.3719, 0.4494, 0.5378, 0.6405, 0.7614, 0.9089, 1.0215,
+    1.2108, 1.3176, 1.453, 1.6158, 1.7846, 1.9292, 2.1055, 2.3074, 2.599, 2.7801,
 ];
 const TOPIC_TERMS: usize = 100;
 
@@ -134,7 +134,7 @@ impl Rng {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn below(&mut self, n: usize) -> usize {
-        ((self.next() >> 32) * n as u64 >> 32) as usize
+        (((self.next() >> 32) * n as u64) >> 32) as usize
     }
     fn normal(&mut self) -> f64 {
         let (u, v) = (self.unit().max(1e-12), self.unit());
@@ -180,7 +180,9 @@ impl Alias {
 
 /// Document frequency (fraction) of the token of 1-based `rank`.
 fn df_of_rank(rank: f64) -> f64 {
-    let i = DF_BY_RANK.partition_point(|&(r, _)| r <= rank).clamp(1, DF_BY_RANK.len() - 1);
+    let i = DF_BY_RANK
+        .partition_point(|&(r, _)| r <= rank)
+        .clamp(1, DF_BY_RANK.len() - 1);
     let ((r0, f0), (r1, f1)) = (DF_BY_RANK[i - 1], DF_BY_RANK[i]);
     let t = (rank.ln() - r0.ln()) / (r1.ln() - r0.ln());
     (f0.ln() + t * (f1.ln() - f0.ln())).exp()
@@ -328,7 +330,9 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("synth_vectors: {e}\nusage: synth_vectors --docs N --queries N --seed S --out DIR");
+            eprintln!(
+                "synth_vectors: {e}\nusage: synth_vectors --docs N --queries N --seed S --out DIR"
+            );
             std::process::exit(2);
         }
     };
@@ -337,12 +341,18 @@ fn main() {
         write_file(&args.out.join("docs.jsonl"), args.docs, |i| {
             let mut rng = Rng::new(args.seed, i as u64);
             let nnz = (132.0 + 42.0 * rng.normal()).round().max(8.0) as usize;
-            model.line(&format!("d{i}"), &model.vector(&mut rng, nnz, (0.5, 1.0), DOC_WEIGHT_Q))
+            model.line(
+                &format!("d{i}"),
+                &model.vector(&mut rng, nnz, (0.5, 1.0), DOC_WEIGHT_Q),
+            )
         })?;
         write_file(&args.out.join("queries.jsonl"), args.queries, |i| {
-            let mut rng = Rng::new(args.seed ^ 0x5155_4552_59, i as u64);
+            let mut rng = Rng::new(args.seed ^ 0x0051_5545_5259, i as u64);
             let nnz = (16.7 + 4.4 * rng.normal()).round().max(3.0) as usize;
-            model.line(&format!("q{i}"), &model.vector(&mut rng, nnz, (0.6, 2.5), QUERY_WEIGHT_Q))
+            model.line(
+                &format!("q{i}"),
+                &model.vector(&mut rng, nnz, (0.6, 2.5), QUERY_WEIGHT_Q),
+            )
         })
     }) {
         eprintln!("synth_vectors: {}: {e}", args.out.display());

@@ -169,13 +169,18 @@ fn main() {
         max = args[1].parse().expect("--max-docs N");
         args.drain(..2);
     }
-    if args.is_empty() || args.len() % 3 != 0 {
+    if args.is_empty() || !args.len().is_multiple_of(3) {
         eprintln!("usage: vector_stats [--max-docs N] (NAME DOCS QUERIES)...");
         std::process::exit(2);
     }
     let sets: Vec<(String, Vec<(String, String)>)> = args
         .chunks(3)
-        .map(|c| (c[0].clone(), stats(&read(&c[1], max), &read(&c[2], usize::MAX))))
+        .map(|c| {
+            (
+                c[0].clone(),
+                stats(&read(&c[1], max), &read(&c[2], usize::MAX)),
+            )
+        })
         .collect();
     let names: Vec<&str> = sets.iter().map(|s| s.0.as_str()).collect();
     println!("| statistic | {} |", names.join(" | "));

@@ -7,15 +7,32 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
-    // SAFETY: nothing else runs yet, so no thread reads the environment.
-    unsafe { splade::encoder::single_threaded_candle() };
     let args = cli::Cli::parse();
+    // SAFETY: nothing else runs yet, so no thread reads the environment.
+    unsafe { splade::encoder::configure_threads(args.threads) };
     match cli::run(args) {
         Ok(code) => code,
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("splade: {err:#}");
+            eprintln!("splade: {}", render(&err));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors
+/// already include their source's text, which the chain would repeat.
+fn render(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }

@@ -53,10 +53,6 @@ pub struct ModelArgs {
     /// Tokens shared by consecutive windows with --long-docs window.
     #[arg(long, default_value_t = 128)]
     pub stride: usize,
-
-    /// Worker threads [default: all cores]
-    #[arg(long)]
-    pub threads: Option<usize>,
 }
 
 impl ModelArgs {
@@ -77,7 +73,6 @@ pub fn load_encoder(
     revision: Option<&str>,
     args: &ModelArgs,
 ) -> anyhow::Result<Encoder> {
-    set_threads(args.threads)?;
     let source = ModelSource::parse(name, revision);
     let long_docs = match args.long_docs {
         LongDocsMode::Truncate => LongDocs::Truncate,
@@ -92,17 +87,6 @@ pub fn load_encoder(
         long_docs,
     };
     Encoder::load(&source, &options).with_context(|| format!("cannot load model `{name}`"))
-}
-
-/// Sizes the global thread pool once.
-pub fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
-    if let Some(n) = threads {
-        // Ignore "already initialised": the first setting wins.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build_global();
-    }
-    Ok(())
 }
 
 /// Field names and input format of document readers.

@@ -14,7 +14,7 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::vectors::VectorReader;
 
-use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress, set_threads};
+use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress};
 use super::search::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
@@ -123,7 +123,10 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                     totals.truncated
                 )
             } else if totals.windowed > 0 {
-                format!("; {} long documents encoded as several windows", totals.windowed)
+                format!(
+                    "; {} long documents encoded as several windows",
+                    totals.windowed
+                )
             } else {
                 String::new()
             },
@@ -246,8 +249,10 @@ fn build_from_documents(
     Ok((writer, counts.skipped, totals))
 }
 
-fn build_from_vectors(args: &IndexArgs, quiet: bool) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
-    set_threads(args.model.threads)?;
+fn build_from_vectors(
+    args: &IndexArgs,
+    quiet: bool,
+) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
     let mut reader = VectorReader::open(&args.input)?;
     let name = if args.input == "-" {
         "<stdin>".to_owned()

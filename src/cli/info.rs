@@ -32,8 +32,9 @@ pub struct InfoArgs {
 /// Check every checksum of an index; exit 1 if anything is damaged.
 ///
 /// Reads every file the index's meta.json references (segments and deletes
-/// files) and compares its CRC32 with its footer and meta.json; `open`, which
-/// every other command does, only checks lengths and headers.
+/// files) and compares its CRC32 with its footer and meta.json. `search`,
+/// `eval`, `explain` and `index --append` run the same scan before they
+/// answer; `info` only checks lengths and headers.
 ///
 /// Examples:
 ///   splade verify --index ./idx && echo intact

@@ -40,6 +40,10 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 
+    /// Worker threads [default: all cores]
+    #[arg(long, global = true, env = "SPLADE_THREADS")]
+    pub threads: Option<usize>,
+
     #[command(subcommand)]
     command: Command,
 }

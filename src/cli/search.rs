@@ -10,9 +10,9 @@ use splade::encoder::Encoder;
 use splade::index::Index;
 use splade::io::output::column_safe;
 use splade::io::{InputFormat, RecordReader};
-use splade::search::{Hit, search, search_batch};
+use splade::search::{Hit, SearchOptions, Strategy, search_batch_with, search_with};
 
-use super::common::{FieldNames, ModelArgs, load_encoder, set_threads};
+use super::common::{FieldNames, ModelArgs, load_encoder};
 
 /// Search an index: the top-k documents by dot product with the query.
 ///
@@ -25,6 +25,10 @@ use super::common::{FieldNames, ModelArgs, load_encoder, set_threads};
 ///   splade search "how do vaccines work" --index ./idx -k 5
 ///   splade search "rust borrow checker" --index ./idx --show | jq .
 ///   splade search --queries queries.jsonl --index ./idx --format trec -k 1000 > run.trec
+///   splade search --queries queries.jsonl --index ./idx --approx 0.9
+///
+/// Search is exhaustive (exact); --approx ALPHA uses block-max pruning and
+/// trades recall for speed.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct SearchArgs {
@@ -56,8 +60,40 @@ pub struct SearchArgs {
     #[arg(long)]
     show: bool,
 
+    /// Score every posting (the default for exact search; spelled out for
+    /// comparisons and scripts).
+    #[arg(long, conflicts_with = "approx")]
+    exhaustive: bool,
+
+    /// Approximate search: skip ranges of documents whose upper bound times
+    /// ALPHA is below the k-th score. 1 is exact; 0.9 is faster and may miss
+    /// documents (returned scores stay exact).
+    #[arg(long, value_name = "ALPHA", value_parser = parse_alpha)]
+    approx: Option<f32>,
+
     #[command(flatten)]
     model: ModelArgs,
+}
+
+fn parse_alpha(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(a) if a > 0.0 && a <= 1.0 => Ok(a),
+        _ => Err(format!("expected a number in (0, 1], got {s:?}")),
+    }
+}
+
+impl SearchArgs {
+    /// The scoring options the flags ask for.
+    fn options(&self) -> SearchOptions {
+        SearchOptions {
+            strategy: if self.exhaustive {
+                Strategy::Exhaustive
+            } else {
+                Strategy::Auto
+            },
+            approx: self.approx.unwrap_or(1.0),
+        }
+    }
 }
 
 /// How results are printed.
@@ -85,18 +121,19 @@ pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match (&args.query, &args.queries) {
         (Some(q), _) => {
-            let hits = search(
+            let hits = search_with(
                 &index,
                 &query_terms(&encoder, q)?
                     .iter()
                     .map(|(t, w)| (t.as_str(), *w))
                     .collect::<Vec<_>>(),
                 args.k,
+                &args.options(),
             );
             write_hits(&mut out, &index, None, &hits, format, &args)?;
         }
         (None, Some(path)) => {
-            let (ids, results) = run_queries(&index, &encoder, path, args.k)?;
+            let (ids, results) = run_queries_with(&index, &encoder, path, args.k, &args.options())?;
             for (qid, hits) in ids.iter().zip(&results) {
                 write_hits(&mut out, &index, Some(qid), hits, format, &args)?;
             }
@@ -125,7 +162,6 @@ pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
 
 /// The encoder for queries: the index's model; `--model` must agree with it.
 pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder> {
-    set_threads(args.threads)?;
     let recorded = index.meta().model.clone();
     match (recorded, &args.model) {
         (None, None) => bail!(
@@ -166,6 +202,17 @@ pub fn run_queries(
     path: &str,
     k: usize,
 ) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
+    run_queries_with(index, encoder, path, k, &SearchOptions::default())
+}
+
+/// [`run_queries`] with explicit scoring options.
+pub fn run_queries_with(
+    index: &Index,
+    encoder: &Encoder,
+    path: &str,
+    k: usize,
+    options: &SearchOptions,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
     let reader = RecordReader::open(path, InputFormat::Auto, FieldNames::default())?;
     let queries = reader.collect::<Result<Vec<_>, _>>()?;
     let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
@@ -179,7 +226,7 @@ pub fn run_queries(
                 .collect()
         })
         .collect();
-    let results = search_batch(index, &terms, k);
+    let results = search_batch_with(index, &terms, k, options);
     Ok((queries.into_iter().map(|q| q.id).collect(), results))
 }
 

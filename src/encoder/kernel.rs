@@ -29,8 +29,7 @@ impl Kernel {
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::env::var_os("SPLADE_NO_AVX512").is_none()
-                && is_x86_feature_detected!("avx512f")
+            if std::env::var_os("SPLADE_NO_AVX512").is_none() && is_x86_feature_detected!("avx512f")
             {
                 return Kernel::Avx512;
             }
@@ -58,7 +57,14 @@ impl Kernel {
 
     /// `acc[j] = max(acc[j], max_t rows[t] · vocab_row_j)` for the 32 rows
     /// of `panels`.
-    pub fn max_dots(self, rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+    pub fn max_dots(
+        self,
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        panels: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
         assert!(count > 0 && rows.len() >= count * h && panels.len() >= 2 * h * LANES);
         match self {
             #[cfg(target_arch = "x86_64")]
@@ -104,8 +110,19 @@ mod x86 {
     /// The CPU must support avx512f; `rows` must hold `count * h` floats and
     /// `panels` `2 * h * LANES` (checked by the caller).
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn max_dots_avx512(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
-        let mut m = unsafe { [_mm512_loadu_ps(acc.as_ptr()), _mm512_loadu_ps(acc.as_ptr().add(LANES))] };
+    pub unsafe fn max_dots_avx512(
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        panels: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
+        let mut m = unsafe {
+            [
+                _mm512_loadu_ps(acc.as_ptr()),
+                _mm512_loadu_ps(acc.as_ptr().add(LANES)),
+            ]
+        };
         let mut first = 0;
         while first < count {
             if count - first <= 4 {
@@ -137,7 +154,8 @@ mod x86 {
     ) {
         let (p0, p1) = (panels.as_ptr(), unsafe { panels.as_ptr().add(h * LANES) });
         // Row pointers, the last repeated to fill the block.
-        let r: [*const f32; T] = std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+        let r: [*const f32; T] =
+            std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
         let mut a = [[_mm512_setzero_ps(); 2]; T];
         for k in 0..h {
             // SAFETY: k < h, so panel offsets stay below h * LANES and row
@@ -161,7 +179,13 @@ mod x86 {
     /// # Safety
     /// The CPU must support avx2 and fma; sizes as for the AVX-512 kernel.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn max_dots_avx2(rows: &[f32], count: usize, h: usize, panels: &[f32], acc: &mut [f32; PAIR]) {
+    pub unsafe fn max_dots_avx2(
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        panels: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
         const T: usize = 6;
         for p in 0..2 {
             let panel = unsafe { panels.as_ptr().add(p * h * LANES) };
@@ -170,8 +194,9 @@ mod x86 {
             let mut m1 = unsafe { _mm256_loadu_ps(out.add(8)) };
             let mut first = 0;
             while first < count {
-                let r: [*const f32; T] =
-                    std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+                let r: [*const f32; T] = std::array::from_fn(|i| unsafe {
+                    rows.as_ptr().add((first + i).min(count - 1) * h)
+                });
                 let mut a = [[_mm256_setzero_ps(); 2]; T];
                 for k in 0..h {
                     // SAFETY: k < h keeps every offset in bounds.
@@ -205,7 +230,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect()
@@ -221,7 +248,9 @@ mod tests {
             for (j, w) in want.iter_mut().enumerate() {
                 let (p, lane) = (j / LANES, j % LANES);
                 for t in 0..count {
-                    let dot: f32 = (0..h).map(|k| rows[t * h + k] * panels[(p * h + k) * LANES + lane]).sum();
+                    let dot: f32 = (0..h)
+                        .map(|k| rows[t * h + k] * panels[(p * h + k) * LANES + lane])
+                        .sum();
                     *w = w.max(dot);
                 }
             }
@@ -229,7 +258,10 @@ mod tests {
                 let mut acc = [f32::NEG_INFINITY; PAIR];
                 kernel.max_dots(&rows, count, h, &panels, &mut acc);
                 for j in 0..PAIR {
-                    assert!((acc[j] - want[j]).abs() < 1e-5, "{kernel:?} count {count} lane {j}");
+                    assert!(
+                        (acc[j] - want[j]).abs() < 1e-5,
+                        "{kernel:?} count {count} lane {j}"
+                    );
                 }
             }
         }

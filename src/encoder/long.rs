@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn windows_overlap_and_cover_everything() {
-        let ids: Vec<u32> = std::iter::once(101).chain(1..=10).chain(std::iter::once(102)).collect();
+        let ids: Vec<u32> = std::iter::once(101)
+            .chain(1..=10)
+            .chain(std::iter::once(102))
+            .collect();
         let w = windows(&ids, 6, 1); // 4 content tokens per window, step 3
         assert_eq!(
             w,
@@ -72,7 +75,13 @@ mod tests {
             ]
         );
         let w = windows(&ids, 7, 0); // 5 per window, no overlap
-        assert_eq!(w, vec![vec![101, 1, 2, 3, 4, 5, 102], vec![101, 6, 7, 8, 9, 10, 102]]);
+        assert_eq!(
+            w,
+            vec![
+                vec![101, 1, 2, 3, 4, 5, 102],
+                vec![101, 6, 7, 8, 9, 10, 102]
+            ]
+        );
         assert!(w.iter().all(|x| x.len() <= 7));
     }
 }

@@ -11,8 +11,8 @@
 
 mod bert;
 pub mod config;
-pub mod long;
 mod kernel;
+pub mod long;
 pub mod pool;
 pub mod resolve;
 pub mod weights;
@@ -33,21 +33,38 @@ use bert::BertMlm;
 use pool::Decoder;
 use weights::Checkpoint;
 
-/// Makes candle run each tensor operation on the calling thread.
+/// Sets up threads once, at the start of `main`: a rayon pool of `threads`
+/// workers (default: `RAYON_NUM_THREADS`, else all cores), and candle
+/// confined to the calling thread.
 ///
-/// The encoder parallelises over batches and vocabulary tiles with rayon;
-/// candle's own per-operation thread pool would compete with it for the same
-/// cores (and spin while waiting). Candle reads `CANDLE_NUM_THREADS` once,
-/// when its pool is first used, so call this at the start of `main`, before
-/// any other thread exists; it keeps a value the user set.
+/// The encoder parallelises over batches and vocabulary tiles with rayon.
+/// Candle would otherwise split every tensor operation over its own spinning
+/// thread pool and every matrix product over rayon, competing for the same
+/// cores with little work per operation. Candle reads `CANDLE_NUM_THREADS`
+/// and `RAYON_NUM_THREADS` from the environment, so they are set here, after
+/// the global pool has its size.
 ///
 /// # Safety
 /// No other thread may read or write the environment concurrently
-/// (the contract of [`std::env::set_var`]).
-pub unsafe fn single_threaded_candle() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        // SAFETY: the caller guarantees no concurrent environment access.
-        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+/// (the contract of [`std::env::set_var`]): call it before spawning any.
+pub unsafe fn configure_threads(threads: Option<usize>) {
+    let from_env = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let workers = threads
+        .or(from_env)
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Ignore "already initialised": the first configuration wins.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build_global();
+    // SAFETY: the caller guarantees no concurrent environment access.
+    unsafe {
+        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+            std::env::set_var("CANDLE_NUM_THREADS", "1");
+        }
+        std::env::set_var("RAYON_NUM_THREADS", "1");
     }
 }
 
@@ -184,7 +201,10 @@ impl Encoder {
                 Some(pooled) => pooled.max_pool(&v),
             });
         }
-        let vectors = vectors.into_iter().map(|v| v.expect("every text encoded")).collect();
+        let vectors = vectors
+            .into_iter()
+            .map(|v| v.expect("every text encoded"))
+            .collect();
         Ok((vectors, stats))
     }
 
@@ -209,17 +229,52 @@ impl Encoder {
                 out[i] = Some(v);
             }
         }
-        Ok(out.into_iter().map(|v| v.expect("every sequence encoded")).collect())
+        Ok(out
+            .into_iter()
+            .map(|v| v.expect("every sequence encoded"))
+            .collect())
     }
 
     /// Token ids of each text, `[CLS] ... [SEP]`, truncated to the maximum
     /// length in truncate mode, whole in window mode.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-        Ok(self.tokenize_full(texts)?.into_iter().map(|(ids, _)| ids).collect())
+        Ok(self
+            .tokenize_full(texts)?
+            .into_iter()
+            .map(|(ids, _)| ids)
+            .collect())
     }
 
     /// Like [`tokenize`](Self::tokenize), with whether each text was cut.
+    ///
+    /// In truncate mode a long text is tokenized from a prefix (cut at a
+    /// space) that grows until it yields more tokens than fit: BERT's
+    /// normalizer and pre-tokenizer work within words, so the first tokens
+    /// of a prefix that ends at a space are the first tokens of the whole
+    /// text, and a 100 MB line costs what its first few kilobytes cost.
     fn tokenize_full(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
+        let prefix_bytes = match self.long_docs {
+            LongDocs::Truncate => self.max_length * 32,
+            LongDocs::Window { .. } => usize::MAX,
+        };
+        let short: Vec<&str> = texts.iter().map(|t| prefix_at_space(t, prefix_bytes)).collect();
+        let mut out = self.encode_batch_ids(&short)?;
+        for (i, text) in texts.iter().enumerate() {
+            let mut limit = prefix_bytes;
+            // A prefix that fits entirely was too short to be sure: grow it.
+            while !out[i].1 && short[i].len() < text.len() && limit < text.len() {
+                limit = limit.saturating_mul(4);
+                let prefix = prefix_at_space(text, limit);
+                out[i] = self.encode_batch_ids(&[prefix])?.remove(0);
+                if prefix.len() == text.len() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn encode_batch_ids(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -284,6 +339,22 @@ impl Encoder {
     /// The truncation length in tokens.
     pub fn max_length(&self) -> usize {
         self.max_length
+    }
+}
+
+/// The longest prefix of `text` of at most `limit` bytes that ends just
+/// before a whitespace character (or the whole text when it is short).
+fn prefix_at_space(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    match text[..end].rfind(char::is_whitespace) {
+        Some(space) if space > 0 => &text[..space],
+        _ => text, // no space to cut at: tokenize it all
     }
 }
 

@@ -67,7 +67,11 @@ impl Decoder {
     /// `[tokens, hidden]`, the real tokens of each text consecutive;
     /// `spans[i]` is the `(first row, row count)` of text `i`.
     pub fn pool(&self, hidden: &[f32], spans: &[(usize, usize)]) -> Vec<SparseVector> {
-        assert!(spans.iter().all(|&(f, c)| (f + c) * self.hidden <= hidden.len()));
+        assert!(
+            spans
+                .iter()
+                .all(|&(f, c)| (f + c) * self.hidden <= hidden.len())
+        );
         let padded = self.panels.len() / self.hidden;
         let starts: Vec<usize> = (0..padded).step_by(CHUNK).collect();
         // maxima[chunk][text * width + col]
@@ -81,7 +85,13 @@ impl Decoder {
     }
 
     /// Bias, `log1p(relu(.))` and sparsification of one text's maxima.
-    fn activate(&self, text: usize, texts: usize, starts: &[usize], maxima: &[Vec<f32>]) -> SparseVector {
+    fn activate(
+        &self,
+        text: usize,
+        texts: usize,
+        starts: &[usize],
+        maxima: &[Vec<f32>],
+    ) -> SparseVector {
         let vocab = self.vocab();
         let mut indices = Vec::new();
         let mut values = Vec::new();
@@ -105,7 +115,13 @@ impl Decoder {
 
     /// Max over each text's tokens of `h_t · w_v` for `v` in
     /// `start..start + width` (a multiple of [`PAIR`]); `[texts, width]`.
-    fn chunk_max(&self, hidden: &[f32], spans: &[(usize, usize)], start: usize, width: usize) -> Vec<f32> {
+    fn chunk_max(
+        &self,
+        hidden: &[f32],
+        spans: &[(usize, usize)],
+        start: usize,
+        width: usize,
+    ) -> Vec<f32> {
         let h = self.hidden;
         let mut out = vec![f32::NEG_INFINITY; spans.len() * width];
         for (text, &(first, count)) in spans.iter().enumerate() {
@@ -117,7 +133,8 @@ impl Decoder {
             for (p, acc) in acc.chunks_exact_mut(PAIR).enumerate() {
                 let panel = (start + p * PAIR) / LANES;
                 let panels = &self.panels[panel * h * LANES..(panel + 2) * h * LANES];
-                self.kernel.max_dots(rows, count, h, panels, acc.try_into().expect("PAIR lanes"));
+                self.kernel
+                    .max_dots(rows, count, h, panels, acc.try_into().expect("PAIR lanes"));
             }
         }
         out
@@ -138,7 +155,9 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect()
@@ -172,7 +191,10 @@ mod tests {
             for (i, &(first, count)) in spans.iter().enumerate() {
                 let want = naive(&weight, &bias, h, &states[first * h..], count);
                 for (v, w) in want.iter().enumerate() {
-                    assert!((pooled[i].get(v as u32) - w).abs() < 1e-5, "{kernel:?} text {i} term {v}");
+                    assert!(
+                        (pooled[i].get(v as u32) - w).abs() < 1e-5,
+                        "{kernel:?} text {i} term {v}"
+                    );
                 }
                 assert_eq!(pooled[i].nnz(), want.iter().filter(|w| **w > 0.0).count());
             }

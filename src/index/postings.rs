@@ -138,7 +138,11 @@ impl<'a> PostingList<'a> {
         };
         let mut pos = start;
         let gap = get_varint(data, &mut pos)?;
-        if b == 0 { Some(gap) } else { prev.checked_add(gap) }
+        if b == 0 {
+            Some(gap)
+        } else {
+            prev.checked_add(gap)
+        }
     }
 
     /// Decodes block `b` into `docs` and `codes`; returns the number of

@@ -52,7 +52,11 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
         let k = [1, 3, 10, 50, 1000][i % 5];
         let want = exhaustive.search(&q, k);
         let got = pruned.search(&q, k);
-        let bits = |h: &[Hit]| h.iter().map(|h| (h.doc, h.score.to_bits())).collect::<Vec<_>>();
+        let bits = |h: &[Hit]| {
+            h.iter()
+                .map(|h| (h.doc, h.score.to_bits()))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(bits(&got), bits(&want), "query {i} k {k}: {q:?}");
     }
     assert_eq!(pruned.stats().queries, queries as u64);
@@ -87,7 +91,8 @@ fn pruned_equals_exhaustive_across_segments_and_deletes() {
     for part in 0..2 {
         let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
         for (i, d) in tied_docs(&mut rng, 700, 200).iter().enumerate() {
-            w.add(&format!("a{part}-{i}"), &borrow(d), None, "x").unwrap();
+            w.add(&format!("a{part}-{i}"), &borrow(d), None, "x")
+                .unwrap();
         }
         w.commit().unwrap();
     }

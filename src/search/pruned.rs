@@ -109,7 +109,7 @@ pub(super) fn search(
     scratch: &mut Scratch,
     stats: &mut super::PruneStats,
 ) -> Option<Vec<Hit>> {
-    if query.iter().any(|&(_, w)| w < 0.0) || !(approx > 0.0) {
+    if query.iter().any(|&(_, w)| w < 0.0) || approx.is_nan() || approx <= 0.0 {
         return None;
     }
     let mut top = TopK::new(k);

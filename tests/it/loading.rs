@@ -197,8 +197,18 @@ fn window_mode_max_pools_the_window_vectors() {
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     let source = ModelSource::Local(dir.path().to_owned());
-    let long_docs = LongDocs::Window { window: 10, stride: 3 };
-    let enc = Encoder::load(&source, &EncoderOptions { long_docs, ..Default::default() }).unwrap();
+    let long_docs = LongDocs::Window {
+        window: 10,
+        stride: 3,
+    };
+    let enc = Encoder::load(
+        &source,
+        &EncoderOptions {
+            long_docs,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let text = "the law implied warranty common rust search index sparse vector model query \
                 document hello world the law a b c d e rust search";
     let ids = enc.tokenize(&[text]).unwrap().remove(0);
@@ -215,8 +225,42 @@ fn window_mode_max_pools_the_window_vectors() {
     assert_eq!(got[0], pooled);
     assert_eq!((stats.windowed, stats.truncated), (1, 0));
     // Truncating at the same length loses terms that windows keep.
-    let trunc = Encoder::load(&source, &EncoderOptions { max_length: Some(10), ..Default::default() }).unwrap();
+    let trunc = Encoder::load(
+        &source,
+        &EncoderOptions {
+            max_length: Some(10),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let (cut, stats) = trunc.encode_with_stats(&[text]).unwrap();
     assert_eq!(stats.truncated, 1);
     assert!(cut[0].nnz() < got[0].nnz());
+}
+
+#[test]
+fn long_texts_tokenize_from_a_prefix_exactly() {
+    use splade::encoder::LongDocs;
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), Style::default(), None, None);
+    let source = ModelSource::Local(dir.path().to_owned());
+    let cut = Encoder::load(&source, &EncoderOptions::default()).unwrap();
+    let whole = Encoder::load(
+        &source,
+        &EncoderOptions { long_docs: LongDocs::Window { window: 32, stride: 0 }, ..Default::default() },
+    )
+    .unwrap();
+    // Far longer than the 32 * 32 bytes of the first prefix, with
+    // punctuation and words split into pieces.
+    let text: String = (0..3000).map(|i| ["rust, ", "implied! ", "searching ", "worlds. "][i % 4]).collect();
+    for t in [text.as_str(), &text[..1500], "hello world"] {
+        let full = whole.tokenize(&[t]).unwrap().remove(0);
+        let mut want: Vec<u32> = full[..full.len().min(31)].to_vec();
+        if full.len() > 32 {
+            want.push(*full.last().unwrap());
+        } else {
+            want = full.clone();
+        }
+        assert_eq!(cut.tokenize(&[t]).unwrap().remove(0), want, "text of {} bytes", t.len());
+    }
 }

@@ -1,0 +1,148 @@
+"""Helper of benches/compare_pruning.sh: build and query BMP and Seismic on
+the same vectors as splade, and print one JSON object per setting.
+
+    python compare_pruning.py bmp DOCS QUERIES EXACT WORKDIR ALPHA:BETA ...
+    python compare_pruning.py seismic DOCS QUERIES EXACT WORKDIR N_POSTINGS QCUT:HEAP ...
+
+DOCS and QUERIES are `splade encode` JSONL; EXACT is the exhaustive top k
+written by `cargo bench --bench search -- --exact-out` (recall@k is measured
+against it). Latency is per query, single-threaded, measured around the
+Python call (so it includes the binding's overhead, a few microseconds).
+Memory is this process's peak RSS after building and searching (the Python
+interpreter and numpy included). BMP takes integer impacts: weights are
+quantized as round(100 * w) for documents and queries.
+"""
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+
+def read_vectors(path):
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            yield str(r["id"]), r["vector"]
+
+
+def read_exact(path):
+    exact = {}
+    with open(path) as f:
+        for line in f:
+            qid, doc, _rank, _score = line.rstrip("\n").split("\t")
+            exact.setdefault(qid, []).append(doc)
+    return exact
+
+
+def summarize(name, params, times, results, exact, extra):
+    found = total = 0
+    for qid, ids in results.items():
+        want = exact.get(qid, [])
+        got = set(ids[: len(want)])
+        found += len(got & set(want))
+        total += len(want)
+    times = sorted(t * 1e3 for t in times)
+    row = {
+        "system": name,
+        "params": params,
+        "queries": len(times),
+        "mean_ms": statistics.fmean(times),
+        "p50_ms": times[len(times) // 2],
+        "p99_ms": times[min(len(times) - 1, round(0.99 * (len(times) - 1)))],
+        "recall": found / max(total, 1),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    row.update(extra)
+    print(json.dumps(row), flush=True)
+
+
+def dir_bytes(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def run_bmp(docs, queries, exact, work, settings):
+    import bmp
+
+    index = os.path.join(work, "bmp.index")
+    start = time.perf_counter()
+    indexer = bmp.Indexer(index, bsize=32, compress_range=False)
+    postings = 0
+    for doc_id, vec in read_vectors(docs):
+        v = {t: max(1, round(100 * w)) for t, w in vec.items()}
+        postings += len(v)
+        indexer.add_document(doc_id, v)
+    indexer.finish()
+    build_s = time.perf_counter() - start
+    size = dir_bytes(index)
+    searcher = bmp.Searcher(index)
+    qs = [(qid, {t: max(1, round(100 * w)) for t, w in vec.items()}) for qid, vec in read_vectors(queries)]
+    k = max(len(v) for v in exact.values())
+    for setting in settings:
+        alpha, beta = (float(x) for x in setting.split(":"))
+        for qid, q in qs[:50]:  # warm-up
+            searcher.search(q, k=k, alpha=alpha, beta=beta)
+        times, results = [], {}
+        for qid, q in qs:
+            t = time.perf_counter()
+            ids, _scores = searcher.search(q, k=k, alpha=alpha, beta=beta)
+            times.append(time.perf_counter() - t)
+            results[qid] = list(ids)
+        extra = {"build_s": build_s, "index_bytes": size, "bytes_per_posting": size / postings}
+        summarize("BMP", f"alpha={alpha} beta={beta}", times, results, exact, extra)
+
+
+def run_seismic(docs, queries, exact, work, n_postings, settings):
+    import numpy as np
+    import seismic
+
+    start = time.perf_counter()
+    index = seismic.SeismicIndex.build(
+        docs, n_postings=n_postings, centroid_fraction=0.1, summary_energy=0.4, load_content=False
+    )
+    build_s = time.perf_counter() - start
+    path = os.path.join(work, "seismic.index")
+    index.save(path)
+    size = dir_bytes(path) if os.path.exists(path) else dir_bytes(path + ".index.seismic")
+    postings = sum(len(v) for _, v in read_vectors(docs))
+    string = seismic.get_seismic_string()
+    qs = [
+        (qid, np.array(list(v.keys()), dtype=string), np.array(list(v.values()), dtype=np.float32))
+        for qid, v in read_vectors(queries)
+    ]
+    k = max(len(v) for v in exact.values())
+    for setting in settings:
+        cut, heap = setting.split(":")
+        cut, heap = int(cut), float(heap)
+        for qid, c, v in qs[:50]:
+            index.search(qid, c, v, k=k, query_cut=cut, heap_factor=heap)
+        times, results = [], {}
+        for qid, c, v in qs:
+            t = time.perf_counter()
+            res = index.search(qid, c, v, k=k, query_cut=cut, heap_factor=heap)
+            times.append(time.perf_counter() - t)
+            results[qid] = [r[2] for r in res]
+        extra = {"build_s": build_s, "index_bytes": size, "bytes_per_posting": size / postings}
+        summarize(
+            "Seismic", f"n_postings={n_postings} query_cut={cut} heap_factor={heap}", times, results, exact, extra
+        )
+
+
+def main():
+    kind, docs, queries, exact_path, work = sys.argv[1:6]
+    exact = read_exact(exact_path)
+    os.makedirs(work, exist_ok=True)
+    if kind == "bmp":
+        run_bmp(docs, queries, exact, work, sys.argv[6:])
+    elif kind == "seismic":
+        run_seismic(docs, queries, exact, work, int(sys.argv[6]), sys.argv[7:])
+    else:
+        sys.exit(f"unknown system {kind}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Side by side on the same synthetic SPLADE-like vectors: splade (exhaustive,
+# block-max pruned exact and approximate), BMP (exact and approximate) and
+# Seismic (approximate), single-threaded query latency, recall@10 against
+# exhaustive scoring, build time, index size and peak memory.
+#
+#   benches/compare_pruning.sh [DOCS [QUERIES]]      # default 200000 1000
+#
+# Environment: WORK (default /tmp/splade-prune) holds vectors, indexes and
+# results; SEISMIC_POSTINGS (default 1000) is Seismic's n_postings.
+# Installs `bmp` and `pyseismic-lsr` from PyPI into .venv-prune. Timed steps
+# wait for /tmp/bench.lock to be free and hold it while they run, so that
+# measurements sharing the machine do not overlap. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DOCS=${1:-200000}
+QUERIES=${2:-1000}
+WORK=${WORK:-/tmp/splade-prune}/$DOCS
+SEISMIC_POSTINGS=${SEISMIC_POSTINGS:-1000}
+mkdir -p "$WORK"
+
+lock() { while [ -e /tmp/bench.lock ]; do sleep 20; done; echo "compare_pruning $$" > /tmp/bench.lock; }
+unlock() { rm -f /tmp/bench.lock; }
+trap 'if grep -qs "compare_pruning $$" /tmp/bench.lock; then unlock; fi' EXIT
+
+cargo build --release --quiet --example synth_vectors
+cargo bench --quiet --bench search --no-run
+BENCH=$(ls -t target/release/deps/search-* | grep -v '\.d$' | head -1)
+if [ ! -x .venv-prune/bin/python ]; then
+  python3 -m venv .venv-prune
+  .venv-prune/bin/pip install --quiet bmp pyseismic-lsr numpy
+fi
+if [ ! -s "$WORK/docs.jsonl" ]; then
+  target/release/examples/synth_vectors --docs "$DOCS" --queries "$QUERIES" --seed 42 --out "$WORK"
+fi
+
+echo "== splade index" >&2
+rm -rf "$WORK/idx"
+lock
+/usr/bin/time -v target/release/splade index -q --vectors "$WORK/docs.jsonl" --index "$WORK/idx" 2> "$WORK/index.time"
+unlock
+build_s=$(awk -F': ' '/Elapsed/ {split($2, t, ":"); s = 0; for (i in t) s = s * 60 + t[i]; print s}' "$WORK/index.time")
+rss_mb=$(awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$WORK/index.time")
+bytes=$(du -sb "$WORK/idx" | cut -f1)
+postings=$(grep -o '"postings": *[0-9]*' "$WORK/idx/meta.json" | head -1 | grep -o '[0-9]*$')
+
+echo "== splade search" >&2
+lock
+RAYON_NUM_THREADS=1 "$BENCH" --index "$WORK/idx" --queries "$WORK/queries.jsonl" \
+  --approx 0.9,0.8,0.7 --exact-out "$WORK/exact.tsv" > "$WORK/splade.md"
+unlock
+
+echo "== BMP" >&2
+lock
+RAYON_NUM_THREADS=1 .venv-prune/bin/python benches/compare_pruning.py bmp "$WORK/docs.jsonl" \
+  "$WORK/queries.jsonl" "$WORK/exact.tsv" "$WORK" 1:1 0.9:1 0.8:1 > "$WORK/bmp.jsonl"
+unlock
+
+echo "== Seismic" >&2
+lock
+.venv-prune/bin/python benches/compare_pruning.py seismic "$WORK/docs.jsonl" \
+  "$WORK/queries.jsonl" "$WORK/exact.tsv" "$WORK" "$SEISMIC_POSTINGS" 5:0.7 10:0.8 20:0.9 > "$WORK/seismic.jsonl"
+unlock
+
+echo "| system | setting | mean ms | p50 ms | p99 ms | recall@10 | build s | bytes/posting | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|---|---|"
+grep '^| [a-z]' "$WORK/splade.md" | grep -v '^| mode' | while IFS='|' read -r _ mode _q mean p50 p99 recall _rest; do
+  printf '| splade |%s|%s|%s|%s|%s| %s | %.2f | %s |\n' "$mode" "$mean" "$p50" "$p99" "$recall" \
+    "$build_s" "$(echo "$bytes / $postings" | bc -l)" "$rss_mb"
+done
+cat "$WORK/bmp.jsonl" "$WORK/seismic.jsonl" | .venv-prune/bin/python -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    print(f"| {r[\"system\"]} | {r[\"params\"]} | {r[\"mean_ms\"]:.3f} | {r[\"p50_ms\"]:.3f} | {r[\"p99_ms\"]:.3f} "
+          f"| {r[\"recall\"]:.4f} | {r[\"build_s\"]:.1f} | {r[\"bytes_per_posting\"]:.2f} | {r[\"peak_rss_mb\"]:.0f} |")
+'
+echo "(splade peak RSS: index build; BMP/Seismic: the Python process after build and search.)"

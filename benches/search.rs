@@ -1,0 +1,148 @@
+//! Single-threaded search latency over an existing index, per strategy.
+//!
+//! ```sh
+//! cargo bench --bench search -- --index IDX --queries QUERIES.jsonl \
+//!     [--approx 0.9,0.8] [--k 10] [--exact-out exact.tsv] [--repeat 1]
+//! ```
+//!
+//! `QUERIES.jsonl` holds query vectors as `splade encode` writes them. Each
+//! strategy runs every query once as warm-up, then `--repeat` timed passes;
+//! reported per strategy: mean, p50 and p99 latency and recall@k against
+//! exhaustive scoring (a pruned exact search must show 1.0000, and the
+//! bench checks that its hits are bit-identical). `--exact-out` writes the
+//! exhaustive top k as `qid<TAB>docid<TAB>rank<TAB>score`, the reference
+//! for other engines (`benches/compare_pruning.py`). Results go to stdout
+//! as Markdown rows.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use splade::index::Index;
+use splade::io::vectors::VectorReader;
+use splade::search::{Hit, SearchOptions, Searcher, Strategy};
+
+struct Args {
+    index: PathBuf,
+    queries: String,
+    approx: Vec<f32>,
+    k: usize,
+    exact_out: Option<PathBuf>,
+    repeat: usize,
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        index: PathBuf::new(),
+        queries: String::new(),
+        approx: vec![],
+        k: 10,
+        exact_out: None,
+        repeat: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(f) = it.next() {
+        let mut v = || it.next().unwrap_or_else(|| panic!("{f} needs a value"));
+        match f.as_str() {
+            "--index" => a.index = v().into(),
+            "--queries" => a.queries = v(),
+            "--approx" => a.approx = v().split(',').map(|x| x.parse().expect("alpha")).collect(),
+            "--k" => a.k = v().parse().expect("k"),
+            "--exact-out" => a.exact_out = Some(v().into()),
+            "--repeat" => a.repeat = v().parse().expect("repeat"),
+            _ => {} // `cargo bench` adds --bench
+        }
+    }
+    assert!(!a.queries.is_empty(), "--index IDX --queries FILE required");
+    a
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let args = parse();
+    let index = Index::open(&args.index).expect("open index");
+    let queries: Vec<(String, Vec<(String, f32)>)> = VectorReader::open(&args.queries)
+        .expect("queries")
+        .map(|r| r.map(|r| (r.id, r.terms)).expect("query line"))
+        .collect();
+    let mut modes = vec![
+        ("exhaustive".to_string(), Strategy::Exhaustive, 1.0),
+        ("pruned exact".to_string(), Strategy::Pruned, 1.0),
+    ];
+    for &a in &args.approx {
+        modes.push((format!("pruned approx {a}"), Strategy::Pruned, a));
+    }
+    println!(
+        "| mode | queries | mean ms | p50 ms | p99 ms | recall@{} | ranges scored |",
+        args.k
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut exact: Vec<Vec<Hit>> = Vec::new();
+    for (name, strategy, approx) in modes {
+        let options = SearchOptions { strategy, approx };
+        let mut searcher = Searcher::new(&index, options);
+        let run = |s: &mut Searcher, q: &[(String, f32)]| {
+            let q: Vec<(&str, f32)> = q.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+            s.search(&q, args.k)
+        };
+        let results: Vec<Vec<Hit>> = queries.iter().map(|q| run(&mut searcher, &q.1)).collect();
+        let before = *searcher.stats();
+        let mut times = Vec::with_capacity(queries.len() * args.repeat);
+        for _ in 0..args.repeat {
+            for q in &queries {
+                let t = Instant::now();
+                std::hint::black_box(run(&mut searcher, &q.1));
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let after = *searcher.stats();
+        if exact.is_empty() {
+            exact = results.clone();
+        }
+        let (mut found, mut total) = (0usize, 0usize);
+        for (got, want) in results.iter().zip(&exact) {
+            found += got
+                .iter()
+                .filter(|h| want.iter().any(|w| w.doc == h.doc))
+                .count();
+            total += want.len();
+        }
+        if approx == 1.0 {
+            assert_eq!(results, exact, "{name} differs from exhaustive scoring");
+        }
+        times.sort_by(f64::total_cmp);
+        let scored = if after.queries > before.queries {
+            format!(
+                "{:.0} of {:.0}",
+                (after.scored - before.scored) as f64 / (after.queries - before.queries) as f64,
+                (after.ranges - before.ranges) as f64 / (after.queries - before.queries) as f64
+            )
+        } else {
+            "-".into()
+        };
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {scored} |",
+            queries.len(),
+            times.iter().sum::<f64>() / times.len() as f64,
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            found as f64 / total.max(1) as f64,
+        );
+    }
+    if let Some(path) = &args.exact_out {
+        let mut out = String::new();
+        for ((qid, _), hits) in queries.iter().zip(&exact) {
+            for (r, h) in hits.iter().enumerate() {
+                out.push_str(&format!(
+                    "{qid}\t{}\t{}\t{}\n",
+                    index.doc_id(h.doc),
+                    r + 1,
+                    h.score
+                ));
+            }
+        }
+        std::fs::write(path, out).expect("write --exact-out");
+    }
+}
