@@ -3,6 +3,7 @@ the same vectors as splade, and print one JSON object per setting.
 
     python compare_pruning.py bmp DOCS QUERIES EXACT WORKDIR ALPHA:BETA ...
     python compare_pruning.py seismic DOCS QUERIES EXACT WORKDIR N_POSTINGS QCUT:HEAP ...
+    python compare_pruning.py table RESULTS.jsonl ...
 
 DOCS and QUERIES are `splade encode` JSONL; EXACT is the exhaustive top k
 written by `cargo bench --bench search -- --exact-out` (recall@k is measured
@@ -132,7 +133,24 @@ def run_seismic(docs, queries, exact, work, n_postings, settings):
         )
 
 
+def table(paths):
+    """Markdown rows from the JSON lines of earlier runs."""
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                if not line.startswith("{"):
+                    continue  # Seismic's progress messages
+                r = json.loads(line)
+                print(
+                    f"| {r['system']} | {r['params']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} "
+                    f"| {r['p99_ms']:.3f} | {r['recall']:.4f} | {r['build_s']:.1f} "
+                    f"| {r['bytes_per_posting']:.2f} | {r['peak_rss_mb']:.0f} |"
+                )
+
+
 def main():
+    if sys.argv[1] == "table":
+        return table(sys.argv[2:])
     kind, docs, queries, exact_path, work = sys.argv[1:6]
     exact = read_exact(exact_path)
     os.makedirs(work, exist_ok=True)

@@ -39,7 +39,7 @@ rm -rf "$WORK/idx"
 lock
 /usr/bin/time -v target/release/splade index -q --vectors "$WORK/docs.jsonl" --index "$WORK/idx" 2> "$WORK/index.time"
 unlock
-build_s=$(awk -F': ' '/Elapsed/ {split($2, t, ":"); s = 0; for (i in t) s = s * 60 + t[i]; print s}' "$WORK/index.time")
+build_s=$(awk -F': ' '/Elapsed/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$WORK/index.time")
 rss_mb=$(awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$WORK/index.time")
 bytes=$(du -sb "$WORK/idx" | cut -f1)
 postings=$(grep -o '"postings": *[0-9]*' "$WORK/idx/meta.json" | head -1 | grep -o '[0-9]*$')
@@ -68,11 +68,5 @@ grep '^| [a-z]' "$WORK/splade.md" | grep -v '^| mode' | while IFS='|' read -r _ 
   printf '| splade |%s|%s|%s|%s|%s| %s | %.2f | %s |\n' "$mode" "$mean" "$p50" "$p99" "$recall" \
     "$build_s" "$(echo "$bytes / $postings" | bc -l)" "$rss_mb"
 done
-cat "$WORK/bmp.jsonl" "$WORK/seismic.jsonl" | .venv-prune/bin/python -c '
-import json, sys
-for line in sys.stdin:
-    r = json.loads(line)
-    print(f"| {r[\"system\"]} | {r[\"params\"]} | {r[\"mean_ms\"]:.3f} | {r[\"p50_ms\"]:.3f} | {r[\"p99_ms\"]:.3f} "
-          f"| {r[\"recall\"]:.4f} | {r[\"build_s\"]:.1f} | {r[\"bytes_per_posting\"]:.2f} | {r[\"peak_rss_mb\"]:.0f} |")
-'
+.venv-prune/bin/python benches/compare_pruning.py table "$WORK/bmp.jsonl" "$WORK/seismic.jsonl"
 echo "(splade peak RSS: index build; BMP/Seismic: the Python process after build and search.)"

@@ -40,7 +40,7 @@ pub fn template_terms(d: u32) -> Vec<(&'static str, f32)> {
     TERMS
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i == 0 || (d as usize + i) % (i + 1) == 0)
+        .filter(|(i, _)| *i == 0 || (d as usize + i).is_multiple_of(i + 1))
         .map(|(i, t)| (*t, 0.05 + ((d as usize * 7 + i * 13) % 97) as f32 / 31.0))
         .collect()
 }

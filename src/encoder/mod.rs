@@ -257,7 +257,10 @@ impl Encoder {
             LongDocs::Truncate => self.max_length * 32,
             LongDocs::Window { .. } => usize::MAX,
         };
-        let short: Vec<&str> = texts.iter().map(|t| prefix_at_space(t, prefix_bytes)).collect();
+        let short: Vec<&str> = texts
+            .iter()
+            .map(|t| prefix_at_space(t, prefix_bytes))
+            .collect();
         let mut out = self.encode_batch_ids(&short)?;
         for (i, text) in texts.iter().enumerate() {
             let mut limit = prefix_bytes;

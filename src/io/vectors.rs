@@ -94,7 +94,7 @@ impl VectorReader {
             let w32 = w as f32;
             if !w32.is_finite() {
                 return Err(self.err(format!(
-                    "weight of {token:?} is {w}, larger than an f32 can hold"
+                    "weight of {token:?} is {w:e}, larger than an f32 can hold"
                 )));
             }
             if w32 > 0.0 {

@@ -35,7 +35,7 @@ fn doc_terms(d: u32) -> Vec<(&'static str, f32)> {
     WORDS
         .iter()
         .enumerate()
-        .filter(|(i, _)| (d as usize * 31 + i * 17) % (i + 2) == 0 || *i < 2)
+        .filter(|(i, _)| (d as usize * 31 + i * 17).is_multiple_of(i + 2) || *i < 2)
         .map(|(i, w)| (*w, 0.1 + ((d as usize * 13 + i * 7) % 101) as f32 / 37.0))
         .collect()
 }

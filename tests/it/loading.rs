@@ -247,12 +247,20 @@ fn long_texts_tokenize_from_a_prefix_exactly() {
     let cut = Encoder::load(&source, &EncoderOptions::default()).unwrap();
     let whole = Encoder::load(
         &source,
-        &EncoderOptions { long_docs: LongDocs::Window { window: 32, stride: 0 }, ..Default::default() },
+        &EncoderOptions {
+            long_docs: LongDocs::Window {
+                window: 32,
+                stride: 0,
+            },
+            ..Default::default()
+        },
     )
     .unwrap();
     // Far longer than the 32 * 32 bytes of the first prefix, with
     // punctuation and words split into pieces.
-    let text: String = (0..3000).map(|i| ["rust, ", "implied! ", "searching ", "worlds. "][i % 4]).collect();
+    let text: String = (0..3000)
+        .map(|i| ["rust, ", "implied! ", "searching ", "worlds. "][i % 4])
+        .collect();
     for t in [text.as_str(), &text[..1500], "hello world"] {
         let full = whole.tokenize(&[t]).unwrap().remove(0);
         let mut want: Vec<u32> = full[..full.len().min(31)].to_vec();
@@ -261,6 +269,11 @@ fn long_texts_tokenize_from_a_prefix_exactly() {
         } else {
             want = full.clone();
         }
-        assert_eq!(cut.tokenize(&[t]).unwrap().remove(0), want, "text of {} bytes", t.len());
+        assert_eq!(
+            cut.tokenize(&[t]).unwrap().remove(0),
+            want,
+            "text of {} bytes",
+            t.len()
+        );
     }
 }
