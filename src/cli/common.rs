@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use splade::encoder::{DEFAULT_MODEL, Encoder, EncoderOptions, LongDocs, ModelSource};
+use splade::encoder::{DEFAULT_MODEL, EncodeStats, Encoder, EncoderOptions, LongDocs, ModelSource};
 pub use splade::io::{FieldNames, InputFormat};
 
 /// `--long-docs` values.
@@ -229,4 +229,31 @@ pub fn for_each_chunk(
             return Ok(counts);
         }
     }
+}
+
+/// Reads documents in chunks, encodes each chunk, and hands the documents,
+/// their texts and their vectors to `consume`; see [`for_each_chunk`] for
+/// bad lines. Returns the read counts and the encoding totals.
+pub fn encode_chunks(
+    reader: &mut splade::io::RecordReader,
+    encoder: &Encoder,
+    input: &InputArgs,
+    bar: &ProgressBar,
+    mut consume: impl FnMut(
+        &[splade::io::Document],
+        &[String],
+        &[splade::SparseVector],
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<(ReadCounts, EncodeStats)> {
+    let mut totals = EncodeStats::default();
+    // Enough texts per chunk for length-sorted batches on every core.
+    let chunk = (encoder.batch_size() * 16).max(256);
+    let counts = for_each_chunk(reader, chunk, input.skip_invalid, bar, |docs| {
+        let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (vectors, stats) = encoder.encode_with_stats(&refs)?;
+        totals += stats;
+        consume(&docs, &texts, &vectors)
+    })?;
+    Ok((counts, totals))
 }

@@ -9,7 +9,7 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::output::{VectorFormat, VectorWriter};
 
-use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress};
+use super::common::{InputArgs, ModelArgs, encode_chunks, note, progress};
 
 /// Encode texts into SPLADE vectors, one JSON line per input on stdout.
 ///
@@ -101,31 +101,26 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let bar = progress(input_len(&args.input), quiet, "encoding");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut tokens = 0usize;
     let writer = VectorWriter {
         format: args.format.into(),
         query: args.query,
         es_index: args.es_index.clone(),
         es_field: args.es_field.clone(),
     };
-    let chunk = (args.model.batch_size * 16).max(256);
-    let counts = for_each_chunk(
+    let (counts, stats) = encode_chunks(
         &mut reader,
-        chunk,
-        args.input_args.skip_invalid,
+        &encoder,
+        &args.input_args,
         &bar,
-        |docs| {
-            let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let (vectors, stats) = encoder.encode_with_stats(&refs)?;
-            tokens += stats.tokens;
-            for ((doc, text), vector) in docs.iter().zip(&texts).zip(&vectors) {
+        |docs, texts, vectors| {
+            for ((doc, text), vector) in docs.iter().zip(texts).zip(vectors) {
                 writer.write(&mut out, &doc.id, text, vector, encoder.vocab())?;
             }
             out.flush()?;
             Ok(())
         },
     )?;
+    let tokens = stats.tokens;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     note(

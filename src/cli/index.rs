@@ -14,7 +14,7 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::vectors::VectorReader;
 
-use super::common::{InputArgs, ModelArgs, for_each_chunk, note, progress};
+use super::common::{InputArgs, ModelArgs, encode_chunks, note, progress};
 use super::search::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
@@ -213,21 +213,13 @@ fn build_from_documents(
     let store = writer.stores_text();
     let bar = progress(input_len(&args.input), quiet, "indexing");
     let name = reader.name().to_owned();
-    let mut totals = EncodeStats::default();
-    let chunk = (args.model.batch_size * 16).max(256);
-    let counts = for_each_chunk(
+    let (counts, totals) = encode_chunks(
         &mut reader,
-        chunk,
-        args.input_args.skip_invalid,
+        &encoder,
+        &args.input_args,
         &bar,
-        |docs| {
-            let texts: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let (vectors, stats) = encoder.encode_with_stats(&refs)?;
-            totals.truncated += stats.truncated;
-            totals.windowed += stats.windowed;
-            totals.tokens += stats.tokens;
-            for (doc, vector) in docs.iter().zip(&vectors) {
+        |docs, _, vectors| {
+            for (doc, vector) in docs.iter().zip(vectors) {
                 let terms: Vec<(&str, f32)> =
                     vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
                 let stored = store.then(|| StoredDoc {

@@ -101,6 +101,14 @@ pub struct EncodeStats {
     pub windowed: usize,
 }
 
+impl std::ops::AddAssign for EncodeStats {
+    fn add_assign(&mut self, other: EncodeStats) {
+        self.tokens += other.tokens;
+        self.truncated += other.truncated;
+        self.windowed += other.windowed;
+    }
+}
+
 /// A loaded SPLADE model.
 pub struct Encoder {
     bert: BertMlm,
@@ -337,6 +345,11 @@ impl Encoder {
     /// that a query is never encoded by a different model than the documents.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+
+    /// Texts per forward pass.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
     }
 
     /// The truncation length in tokens.

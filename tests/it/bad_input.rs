@@ -5,9 +5,8 @@
 //! model folder (`cli_encode`), a full disk (`reliability`).
 
 use std::path::Path;
-use std::process::Output;
 
-use crate::fixtures::{Style, run_splade, stderr, stdout, write_tiny_model};
+use crate::fixtures::{Style, jsonl, ok, run_splade, stderr, stdout, write_tiny_model};
 
 const DOCS: &str = "{\"id\":\"d1\",\"title\":\"Rust\",\"text\":\"rust sparse search index\"}\n\
 {\"id\":\"d2\",\"text\":\"the law of implied warranty\"}\n\
@@ -41,21 +40,10 @@ fn setup() -> (tempfile::TempDir, String, String) {
     (tmp, model, before)
 }
 
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run_splade(dir, args, b"");
-    assert!(out.status.success(), "splade {args:?}: {}", stderr(&out));
-    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
-    stdout(&out)
-}
-
 /// Runs splade expecting exit 2 and `want` in the message; returns stderr.
 fn fails(dir: &Path, args: &[&str], want: &str) -> String {
-    let out: Output = run_splade(dir, args, b"");
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "splade {args:?}: {err}");
-    assert!(err.starts_with("splade: "), "{err}");
+    let err = crate::fixtures::fails(dir, args);
     assert!(err.contains(want), "want {want:?} in {err:?}");
-    assert!(!err.contains("panicked"), "{err}");
     err
 }
 
@@ -72,12 +60,6 @@ fn index_refused(dir: &Path, model: &str, before: &str, input: &[u8], want: &str
         before
     );
     ok(dir, &["verify", "--index", "idx"]);
-}
-
-fn jsonl(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::fixtures::{
-    Style, real_model, run_splade, shared_file, splade_bin, stderr, stdout, write_tiny_model,
+    Style, jsonl, real_model, run_splade, shared_file, splade_bin, stderr, stdout, write_tiny_model,
 };
 
 fn tiny(dir: &Path) -> String {
@@ -18,12 +18,6 @@ fn tiny(dir: &Path) -> String {
         None,
     );
     model.to_str().unwrap().to_owned()
-}
-
-fn lines(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
 }
 
 #[test]
@@ -47,7 +41,7 @@ fn encodes_jsonl_in_input_order() {
         b"",
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let got = lines(&stdout(&out));
+    let got = jsonl(&stdout(&out));
     let ids: Vec<&str> = got.iter().map(|v| v["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["d1", "d2", "3"]);
     for v in &got {
@@ -67,7 +61,7 @@ fn reads_stdin_and_plain_lines() {
         b"hello world\nrust\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    let got = lines(&stdout(&out));
+    let got = jsonl(&stdout(&out));
     assert_eq!(got.len(), 2);
     assert_eq!(got[1]["id"], "2");
 }
@@ -107,7 +101,7 @@ fn bad_line_stops_with_file_and_line_and_keeps_earlier_output() {
             "want {want:?} in {:?}",
             stderr(&out)
         );
-        let got = lines(&stdout(&out));
+        let got = jsonl(&stdout(&out));
         assert_eq!(
             got.len(),
             1,
@@ -133,7 +127,7 @@ fn skip_invalid_reports_and_goes_on() {
         "{}",
         stderr(&out)
     );
-    let ids: Vec<String> = lines(&stdout(&out))
+    let ids: Vec<String> = jsonl(&stdout(&out))
         .iter()
         .map(|v| v["id"].as_str().unwrap().to_owned())
         .collect();
@@ -181,7 +175,7 @@ fn broken_pipe_exits_zero() {
         .unwrap();
     assert!(status.success(), "splade exit status {status:?}");
     let first = std::fs::read_to_string(tmp.path().join("first.txt")).unwrap();
-    assert_eq!(lines(&first)[0]["id"], "0");
+    assert_eq!(jsonl(&first)[0]["id"], "0");
 }
 
 #[test]
@@ -203,7 +197,7 @@ fn real_model_encodes_cranfield_head() {
         .arg(&script)
         .output()
         .unwrap();
-    let got = lines(&String::from_utf8(out.stdout).unwrap());
+    let got = jsonl(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(got.len(), 3);
     assert_eq!(got[0]["id"], "1");
     assert!(got[0]["vector"].as_object().unwrap().len() > 20);

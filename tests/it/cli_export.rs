@@ -1,7 +1,8 @@
 //! `splade explain`, `splade encode --format` for search engines, and
 //! `splade completions` / `--help` through the binary.
 
-use crate::cli_segments::{DOCS, fails, jsonl, ok, setup};
+use crate::cli_segments::{DOCS, setup};
+use crate::fixtures::{fails, jsonl, ok};
 use crate::fixtures::{run_splade, stderr, stdout};
 
 #[test]

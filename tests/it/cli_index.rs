@@ -1,10 +1,10 @@
 //! `splade index`, `search`, `eval`, `info` and `verify` through the binary.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::fixtures::{
-    Style, real_model, run_splade, shared_file, splade_bin, stderr, stdout, write_tiny_model,
+    Style, jsonl, ok, real_model, run_splade, shared_file, splade_bin, stderr, stdout, with_docs,
+    write_tiny_model,
 };
 
 const DOCS: &str = "{\"id\":\"d1\",\"title\":\"Rust\",\"text\":\"rust sparse search index\"}\n\
@@ -14,23 +14,7 @@ const DOCS: &str = "{\"id\":\"d1\",\"title\":\"Rust\",\"text\":\"rust sparse sea
 
 /// A temp dir with a tiny model in `model/` and `docs.jsonl`.
 fn setup() -> (tempfile::TempDir, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("model");
-    write_tiny_model(&model, Style::default(), None, None);
-    std::fs::write(tmp.path().join("docs.jsonl"), DOCS).unwrap();
-    (tmp, model.to_str().unwrap().to_owned())
-}
-
-fn ok(cwd: &Path, args: &[&str]) -> String {
-    let out = run_splade(cwd, args, b"");
-    assert!(out.status.success(), "splade {args:?}: {}", stderr(&out));
-    stdout(&out)
-}
-
-fn jsonl(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    with_docs(DOCS)
 }
 
 #[test]

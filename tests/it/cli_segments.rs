@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::fixtures::{Style, run_splade, splade_bin, stderr, stdout, write_tiny_model};
+use crate::fixtures::{fails, jsonl, ok, splade_bin, with_docs};
 
 pub(crate) const DOCS: &str = "{\"id\":\"d1\",\"title\":\"Rust\",\"text\":\"rust sparse search index\"}\n\
 {\"id\":\"d2\",\"text\":\"the law of implied warranty\"}\n\
@@ -21,31 +21,10 @@ const QUERIES: &str =
     "q1\tsparse search\nq2\tlaw warranty\nq3\thello common world\nq4\trust index\n";
 
 pub(crate) fn setup() -> (tempfile::TempDir, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("model");
-    write_tiny_model(&model, Style::default(), None, None);
-    std::fs::write(tmp.path().join("docs.jsonl"), DOCS).unwrap();
+    let (tmp, model) = with_docs(DOCS);
     std::fs::write(tmp.path().join("more.jsonl"), MORE).unwrap();
     std::fs::write(tmp.path().join("q.tsv"), QUERIES).unwrap();
-    (tmp, model.to_str().unwrap().to_owned())
-}
-
-pub(crate) fn ok(cwd: &Path, args: &[&str]) -> String {
-    let out = run_splade(cwd, args, b"");
-    assert!(out.status.success(), "splade {args:?}: {}", stderr(&out));
-    stdout(&out)
-}
-
-pub(crate) fn fails(cwd: &Path, args: &[&str]) -> String {
-    let out = run_splade(cwd, args, b"");
-    assert_eq!(out.status.code(), Some(2), "splade {args:?} should fail");
-    stderr(&out)
-}
-
-pub(crate) fn jsonl(s: &str) -> Vec<serde_json::Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    (tmp, model)
 }
 
 fn run_queries(dir: &Path, index: &str) -> String {

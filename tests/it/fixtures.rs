@@ -258,3 +258,44 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs `splade` and returns stdout; fails the test (showing stderr) on an
+/// error exit or a panic.
+pub fn ok(cwd: &Path, args: &[&str]) -> String {
+    let out = run_splade(cwd, args, b"");
+    assert!(out.status.success(), "splade {args:?}: {}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    stdout(&out)
+}
+
+/// Runs `splade` expecting exit code 2 with one `splade: ...` message and
+/// no panic; returns stderr.
+pub fn fails(cwd: &Path, args: &[&str]) -> String {
+    let out = run_splade(cwd, args, b"");
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "splade {args:?} should fail: {err}"
+    );
+    assert!(err.starts_with("splade: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Parses JSON Lines.
+pub fn jsonl(s: &str) -> Vec<serde_json::Value> {
+    s.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+/// A temp dir with a tiny random model in `model/` and `docs` as
+/// `docs.jsonl`; returns the dir and the model path.
+pub fn with_docs(docs: &str) -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    write_tiny_model(&model, Style::default(), None, None);
+    std::fs::write(tmp.path().join("docs.jsonl"), docs).unwrap();
+    (tmp, model.to_str().unwrap().to_owned())
+}
