@@ -3,7 +3,7 @@
 //! The pipeline equals sentence-transformers' `SparseEncoder` with
 //! `SpladePooling(max, relu)`: tokenize with `[CLS] ... [SEP]` and truncation,
 //! run BERT and its MLM head, and take per vocabulary entry the max over all
-//! real tokens ([CLS] and [SEP] included) of `log(1 + relu(logit))`.
+//! real tokens (`[CLS]` and `[SEP]` included) of `log(1 + relu(logit))`.
 //! Queries and documents go through the same encoder.
 //!
 //! Texts are encoded in length-sorted batches, so padding stays small, and

@@ -8,7 +8,7 @@
 //! once per entry. No `[tokens, vocab]` logits tensor ever exists.
 //!
 //! This projection is ~90% of the encoder's work, so it has its own kernel
-//! (see [`kernel`](super::kernel)): the decoder matrix is packed once into
+//! (see the `kernel` module): the decoder matrix is packed once into
 //! panels of 16 vocabulary rows stored `[hidden][16]`, and a register-blocked
 //! loop computes the dot products of up to 8 tokens with 32 vocabulary rows
 //! and folds them into the running max without writing them anywhere.
