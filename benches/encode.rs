@@ -55,6 +55,10 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(32);
+    let precision = match std::env::var("SPLADE_BENCH_PRECISION").as_deref() {
+        Ok("bf16") => splade::encoder::Precision::Bf16,
+        _ => splade::encoder::Precision::F32,
+    };
     let max_length = std::env::var("SPLADE_BENCH_MAXLEN")
         .ok()
         .and_then(|s| s.parse().ok());
@@ -62,6 +66,7 @@ fn main() {
     let options = EncoderOptions {
         batch_size,
         max_length,
+        precision,
         ..Default::default()
     };
     let encoder = Encoder::load(&ModelSource::Local(model.clone()), &options).expect("model loads");

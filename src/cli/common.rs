@@ -6,8 +6,20 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use splade::encoder::{DEFAULT_MODEL, EncodeStats, Encoder, EncoderOptions, LongDocs, ModelSource};
+use splade::encoder::{
+    DEFAULT_MODEL, EncodeStats, Encoder, EncoderOptions, LongDocs, ModelSource, Precision,
+};
 pub use splade::io::{FieldNames, InputFormat};
+
+/// `--precision` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrecisionMode {
+    /// f32: the reference's vectors (within 1e-5).
+    F32,
+    /// bf16 products in the vocabulary projection (AVX512_BF16 CPUs only):
+    /// faster, vectors differ by ~1e-2; see README for its measured effect.
+    Bf16,
+}
 
 /// `--long-docs` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +62,11 @@ pub struct ModelArgs {
     #[arg(long)]
     pub window: Option<usize>,
 
+    /// Arithmetic of the vocabulary projection: f32 (exact) or bf16
+    /// (opt-in, faster on CPUs with AVX512_BF16).
+    #[arg(long, value_enum, default_value_t = PrecisionMode::F32)]
+    pub precision: PrecisionMode,
+
     /// Tokens shared by consecutive windows with --long-docs window.
     #[arg(long, default_value_t = 128)]
     pub stride: usize,
@@ -85,6 +102,10 @@ pub fn load_encoder(
         max_length: args.max_length,
         batch_size: args.batch_size,
         long_docs,
+        precision: match args.precision {
+            PrecisionMode::F32 => Precision::F32,
+            PrecisionMode::Bf16 => Precision::Bf16,
+        },
     };
     Encoder::load(&source, &options).with_context(|| format!("cannot load model `{name}`"))
 }

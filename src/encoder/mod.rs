@@ -10,6 +10,7 @@
 //! results come back in input order.
 
 mod bert;
+pub mod bf16;
 pub mod config;
 mod kernel;
 pub mod long;
@@ -25,6 +26,7 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 pub use config::BertConfig;
 pub use long::LongDocs;
+pub use pool::Precision;
 pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
 
 use crate::error::{Error, Result};
@@ -78,6 +80,8 @@ pub struct EncoderOptions {
     pub batch_size: usize,
     /// What happens to texts longer than `max_length`.
     pub long_docs: LongDocs,
+    /// Arithmetic of the vocabulary projection (f32 unless asked).
+    pub precision: Precision,
 }
 
 impl Default for EncoderOptions {
@@ -86,6 +90,7 @@ impl Default for EncoderOptions {
             max_length: None,
             batch_size: 32,
             long_docs: LongDocs::Truncate,
+            precision: Precision::F32,
         }
     }
 }
@@ -135,7 +140,7 @@ impl Encoder {
         let config = BertConfig::from_file(&files.config)?;
         let ckpt = Checkpoint::open(&files.weights, &device)?;
         let bert = BertMlm::load(&ckpt, &config, &device)?;
-        let decoder = load_decoder(&ckpt, &config)?;
+        let decoder = load_decoder(&ckpt, &config, options.precision)?;
         let max_length = options
             .max_length
             .unwrap_or(config.max_position_embeddings)
@@ -377,7 +382,7 @@ fn prefix_at_space(text: &str, limit: usize) -> &str {
 /// The decoder is `cls.predictions.decoder.weight` when present, else tied
 /// to the word embeddings; its bias is `cls.predictions.decoder.bias` or
 /// `cls.predictions.bias`.
-fn load_decoder(ckpt: &Checkpoint, config: &BertConfig) -> Result<Decoder> {
+fn load_decoder(ckpt: &Checkpoint, config: &BertConfig, precision: Precision) -> Result<Decoder> {
     let (v, h) = (config.vocab_size, config.hidden_size);
     let weight_name = if ckpt.contains("cls.predictions.decoder.weight") {
         "cls.predictions.decoder.weight"
@@ -392,7 +397,7 @@ fn load_decoder(ckpt: &Checkpoint, config: &BertConfig) -> Result<Decoder> {
     let weight = ckpt.get(weight_name, &[v, h])?;
     let bias = ckpt.get(bias_name, &[v])?;
     let weight: Vec<f32> = weight.flatten_all()?.to_vec1()?;
-    Ok(Decoder::new(&weight, bias.to_vec1()?, h))
+    Decoder::with_precision(&weight, bias.to_vec1()?, h, precision).map_err(Error::Msg)
 }
 
 fn load_tokenizer(path: &Path, truncate_at: Option<usize>) -> Result<Tokenizer> {

@@ -131,3 +131,34 @@ fn model_card_scores_match() {
         );
     }
 }
+
+/// `--precision bf16` is opt-in and not at parity; it must stay close.
+#[test]
+fn bf16_vectors_stay_close_to_the_reference() {
+    if !splade::encoder::bf16::available() {
+        eprintln!("SKIPPED bf16 parity: this CPU lacks AVX512_BF16");
+        return;
+    }
+    let (Some(dir), Some((texts, want))) = (real_model("bf16 parity"), reference()) else {
+        return;
+    };
+    let options = EncoderOptions {
+        precision: splade::encoder::Precision::Bf16,
+        ..Default::default()
+    };
+    let encoder = Encoder::load(&ModelSource::Local(dir), &options).unwrap();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let got = encoder.encode(&refs).unwrap();
+    let mut worst = 0f32;
+    for (g, w) in got.iter().zip(&want) {
+        for (&term, &weight) in w {
+            worst = worst.max((g.get(term) - weight).abs());
+        }
+        for (term, ours) in g.iter() {
+            worst = worst.max((ours - w.get(&term).copied().unwrap_or(0.0)).abs());
+        }
+    }
+    eprintln!("bf16 parity: max abs diff {worst:e}");
+    assert!(worst < 0.05, "bf16 vectors drift by {worst}");
+    assert!(worst > 1e-4, "bf16 is really in use (differs from f32)");
+}
