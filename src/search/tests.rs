@@ -140,25 +140,3 @@ fn batch_equals_sequential() {
         assert_eq!(&search(&index, &borrow(q), 7), hits);
     }
 }
-
-#[test]
-fn search_is_fast_on_a_dl20_sized_index() {
-    // 14k docs of ~120 terms over a 30k vocabulary, 30-term queries.
-    let mut rng = Rng::new(11);
-    let docs: Vec<_> = (0..14_000)
-        .map(|_| random_vector(&mut rng, 30_000, 120))
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    build(dir.path(), &docs, WriterOptions::default());
-    let index = Index::open(dir.path()).unwrap();
-    let queries: Vec<_> = (0..50)
-        .map(|_| random_vector(&mut rng, 30_000, 30))
-        .collect();
-    let start = std::time::Instant::now();
-    for q in &queries {
-        std::hint::black_box(search(&index, &borrow(q), 10));
-    }
-    let per_query = start.elapsed() / queries.len() as u32;
-    eprintln!("search: {per_query:?} per 30-term query over 14k docs (test profile)");
-    assert!(per_query.as_millis() < 10, "{per_query:?}");
-}
