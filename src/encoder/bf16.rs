@@ -46,7 +46,7 @@ pub fn pack_rows(x: &[f32], h: usize) -> Vec<u32> {
 }
 
 /// Packs a row-major `[vocab, h]` decoder into bf16 panels, vocabulary
-/// padded with zero rows to a multiple of [`PAIR`].
+/// padded with zero rows to a multiple of 32 (two panels).
 pub fn pack_panels(weight: &[f32], vocab: usize, h: usize) -> Vec<u32> {
     let padded = vocab.div_ceil(PAIR) * PAIR;
     let pairs = h / 2;
