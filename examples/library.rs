@@ -35,14 +35,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile_dir()?;
     let mut writer = IndexWriter::create(&dir, WriterOptions::default())?;
     for ((id, _), vector) in docs.iter().zip(&vectors) {
-        let terms: Vec<(&str, f32)> = vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
+        let terms = encoder.terms(vector);
         writer.add(id, &terms, None, "example")?;
     }
     writer.commit()?;
 
     let index = Index::open(&dir)?;
     let query = encoder.encode_one("what does implied warranty mean")?;
-    let terms: Vec<(&str, f32)> = query.iter().map(|(t, w)| (encoder.token(t), w)).collect();
+    let terms = encoder.terms(&query);
     for (rank, hit) in search(&index, &terms, 3).iter().enumerate() {
         println!("{} {} {:.3}", rank + 1, index.doc_id(hit.doc), hit.score);
     }

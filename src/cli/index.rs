@@ -220,8 +220,7 @@ fn build_from_documents(
         &bar,
         |docs, _, vectors| {
             for (doc, vector) in docs.iter().zip(vectors) {
-                let terms: Vec<(&str, f32)> =
-                    vector.iter().map(|(t, w)| (encoder.token(t), w)).collect();
+                let terms = encoder.terms(vector);
                 let stored = store.then(|| StoredDoc {
                     title: doc.title.clone(),
                     text: doc.body.clone(),

@@ -190,9 +190,11 @@ pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder>
 /// Encodes a query into `(token, weight)` terms.
 pub fn query_terms(encoder: &Encoder, text: &str) -> anyhow::Result<Vec<(String, f32)>> {
     let v = encoder.encode_one(text)?;
-    Ok(v.iter()
-        .map(|(t, w)| (encoder.token(t).to_owned(), w))
-        .collect())
+    Ok(owned(encoder.terms(&v)))
+}
+
+fn owned(terms: Vec<(&str, f32)>) -> Vec<(String, f32)> {
+    terms.into_iter().map(|(t, w)| (t.to_owned(), w)).collect()
 }
 
 /// Reads, encodes and runs every query of a file; returns query ids and hits.
@@ -218,14 +220,7 @@ pub fn run_queries_with(
     let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = encoder.encode(&refs)?;
-    let terms: Vec<Vec<(String, f32)>> = vectors
-        .iter()
-        .map(|v| {
-            v.iter()
-                .map(|(t, w)| (encoder.token(t).to_owned(), w))
-                .collect()
-        })
-        .collect();
+    let terms: Vec<Vec<(String, f32)>> = vectors.iter().map(|v| owned(encoder.terms(v))).collect();
     let results = search_batch_with(index, &terms, k, options);
     Ok((queries.into_iter().map(|q| q.id).collect(), results))
 }

@@ -223,10 +223,11 @@ mod x86 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
+    /// Deterministic values in [-0.5, 0.5) for kernel tests.
+    pub(crate) fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {

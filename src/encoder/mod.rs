@@ -331,6 +331,12 @@ impl Encoder {
         &self.vocab[id as usize]
     }
 
+    /// A vector's `(token, weight)` pairs: the form an index stores and
+    /// searches by.
+    pub fn terms<'a>(&'a self, vector: &SparseVector) -> Vec<(&'a str, f32)> {
+        vector.iter().map(|(t, w)| (self.token(t), w)).collect()
+    }
+
     /// All vocabulary entries, by id.
     pub fn vocab(&self) -> &[String] {
         &self.vocab

@@ -218,18 +218,7 @@ pub fn splade_activation(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo_random(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
-    }
+    use crate::encoder::kernel::tests::pseudo_random;
 
     /// The definition: logits for every token, activation, then max.
     fn naive(weight: &[f32], bias: &[f32], h: usize, rows: &[f32], count: usize) -> Vec<f32> {

@@ -78,6 +78,21 @@ pub(crate) fn build(
     w.commit().unwrap()
 }
 
+/// Builds `docs` with `quantization` in a fresh temp dir and opens it.
+pub(crate) fn open_built(
+    docs: &[Vec<(String, f32)>],
+    quantization: super::Quantization,
+) -> (tempfile::TempDir, super::Index) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = super::WriterOptions {
+        quantization,
+        ..super::WriterOptions::default()
+    };
+    build(dir.path(), docs, options);
+    let index = super::Index::open(dir.path()).unwrap();
+    (dir, index)
+}
+
 /// `n` random documents over `vocab` tokens.
 pub(crate) fn random_docs(rng: &mut Rng, n: usize, vocab: u32) -> Vec<Vec<(String, f32)>> {
     (0..n)

@@ -3,7 +3,7 @@
 //! included, for every quantization, across segments and deletes.
 
 use super::*;
-use crate::index::testutil::{Rng, borrow, build, random_vector};
+use crate::index::testutil::{Rng, borrow, build, open_built, random_vector};
 use crate::index::{Quantization, WriterOptions};
 
 const EXHAUSTIVE: SearchOptions = SearchOptions {
@@ -71,13 +71,7 @@ fn pruned_equals_exhaustive_for_every_quantization() {
     ] {
         let mut rng = Rng::new(seed);
         let docs = tied_docs(&mut rng, 3000, 300);
-        let dir = tempfile::tempdir().unwrap();
-        let options = WriterOptions {
-            quantization: scheme,
-            ..WriterOptions::default()
-        };
-        build(dir.path(), &docs, options);
-        let index = Index::open(dir.path()).unwrap();
+        let (_dir, index) = open_built(&docs, scheme);
         assert_same(&index, &mut rng, 330, 150);
     }
 }

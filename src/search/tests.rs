@@ -1,7 +1,7 @@
 //! Search against the brute-force float reference, for every quantization.
 
 use super::*;
-use crate::index::testutil::{Rng, borrow, build, random_docs, random_vector};
+use crate::index::testutil::{Rng, borrow, build, open_built, random_docs, random_vector};
 use crate::index::{Quantization, WriterOptions};
 
 /// Exact `f64` score of one document for a query.
@@ -45,13 +45,7 @@ fn assert_equivalent(
 fn check_scheme(scheme: Quantization, seed: u64) -> (usize, usize) {
     let mut rng = Rng::new(seed);
     let docs = random_docs(&mut rng, 700, 400);
-    let dir = tempfile::tempdir().unwrap();
-    let options = WriterOptions {
-        quantization: scheme,
-        ..WriterOptions::default()
-    };
-    build(dir.path(), &docs, options);
-    let index = Index::open(dir.path()).unwrap();
+    let (_dir, index) = open_built(&docs, scheme);
     let max_w = docs.iter().flatten().map(|p| p.1).fold(0.0f32, f32::max) as f64;
     let step = match scheme {
         Quantization::U16 => max_w / 65535.0,
