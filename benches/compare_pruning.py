@@ -11,7 +11,9 @@ against it). Latency is per query, single-threaded, measured around the
 Python call (so it includes the binding's overhead, a few microseconds).
 Memory is this process's peak RSS after building and searching (the Python
 interpreter and numpy included). BMP takes integer impacts: weights are
-quantized as round(100 * w) for documents and queries.
+quantized as round(100 * w) for documents and queries. With SPLADE_ORDER
+set, BMP gets the documents in that order (Seismic clusters each posting
+list itself and reads the file as it is).
 """
 
 import json
@@ -22,10 +24,25 @@ import sys
 import time
 
 
-def read_vectors(path):
-    with open(path) as f:
+def read_vectors(path, order=None):
+    """Documents of a JSONL file, in file order or in the order of the ids
+    listed in the file `order` (one per line)."""
+    if order is None:
+        with open(path) as f:
+            for line in f:
+                r = json.loads(line)
+                yield str(r["id"]), r["vector"]
+        return
+    offsets = {}
+    with open(path, "rb") as f:
+        at = 0
         for line in f:
-            r = json.loads(line)
+            offsets[str(json.loads(line)["id"])] = at
+            at += len(line)
+    with open(path, "rb") as f, open(order) as ids:
+        for doc_id in ids:
+            f.seek(offsets[doc_id.rstrip("\n")])
+            r = json.loads(f.readline())
             yield str(r["id"]), r["vector"]
 
 
@@ -73,7 +90,9 @@ def run_bmp(docs, queries, exact, work, settings):
     start = time.perf_counter()
     indexer = bmp.Indexer(index, bsize=32, compress_range=False)
     postings = 0
-    for doc_id, vec in read_vectors(docs):
+    # Same document order as splade's index (SPLADE_ORDER: the ids of a
+    # reordered index, from `--order-out`): BMP's blocks are ranges of it.
+    for doc_id, vec in read_vectors(docs, os.environ.get("SPLADE_ORDER")):
         v = {t: max(1, round(100 * w)) for t, w in vec.items()}
         postings += len(v)
         indexer.add_document(doc_id, v)

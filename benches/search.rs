@@ -2,7 +2,8 @@
 //!
 //! ```sh
 //! cargo bench --bench search -- --index IDX --queries QUERIES.jsonl \
-//!     [--approx 0.9,0.8] [--k 10] [--exact-out exact.tsv] [--repeat 1]
+//!     [--approx 0.9,0.8] [--k 10] [--exact-out exact.tsv] [--order-out ids.txt]
+//!     [--repeat 1]
 //! ```
 //!
 //! `QUERIES.jsonl` holds query vectors as `splade encode` writes them. Each
@@ -11,8 +12,10 @@
 //! exhaustive scoring (a pruned exact search must show 1.0000, and the
 //! bench checks that its hits are bit-identical). `--exact-out` writes the
 //! exhaustive top k as `qid<TAB>docid<TAB>rank<TAB>score`, the reference
-//! for other engines (`benches/compare_pruning.py`). Results go to stdout
-//! as Markdown rows.
+//! for other engines (`benches/compare_pruning.py`); `--order-out` writes
+//! the document ids in ordinal order (after `compact --reorder`, the order
+//! the other engines are fed, so that all see the same clustering).
+//! Results go to stdout as Markdown rows.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -27,6 +30,7 @@ struct Args {
     approx: Vec<f32>,
     k: usize,
     exact_out: Option<PathBuf>,
+    order_out: Option<PathBuf>,
     repeat: usize,
 }
 
@@ -37,6 +41,7 @@ fn parse() -> Args {
         approx: vec![],
         k: 10,
         exact_out: None,
+        order_out: None,
         repeat: 1,
     };
     let mut it = std::env::args().skip(1);
@@ -48,6 +53,7 @@ fn parse() -> Args {
             "--approx" => a.approx = v().split(',').map(|x| x.parse().expect("alpha")).collect(),
             "--k" => a.k = v().parse().expect("k"),
             "--exact-out" => a.exact_out = Some(v().into()),
+            "--order-out" => a.order_out = Some(v().into()),
             "--repeat" => a.repeat = v().parse().expect("repeat"),
             _ => {} // `cargo bench` adds --bench
         }
@@ -75,10 +81,10 @@ fn main() {
         modes.push((format!("pruned approx {a}"), Strategy::Pruned, a));
     }
     println!(
-        "| mode | queries | mean ms | p50 ms | p99 ms | recall@{} | ranges scored |",
+        "| mode | queries | mean ms | p50 ms | p99 ms | recall@{} | ranges scored | exhaustive fallbacks |",
         args.k
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut exact: Vec<Vec<Hit>> = Vec::new();
     for (name, strategy, approx) in modes {
         let options = SearchOptions { strategy, approx };
@@ -87,6 +93,14 @@ fn main() {
             let q: Vec<(&str, f32)> = q.iter().map(|(t, w)| (t.as_str(), *w)).collect();
             s.search(&q, args.k)
         };
+        if let Some(q) = queries.first().filter(|_| strategy == Strategy::Pruned) {
+            let t = Instant::now();
+            run(&mut searcher, &q.1);
+            eprintln!(
+                "{name}: first query (range maxima built) {:.1} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
         let results: Vec<Vec<Hit>> = queries.iter().map(|q| run(&mut searcher, &q.1)).collect();
         let before = *searcher.stats();
         let mut times = Vec::with_capacity(queries.len() * args.repeat);
@@ -113,17 +127,22 @@ fn main() {
             assert_eq!(results, exact, "{name} differs from exhaustive scoring");
         }
         times.sort_by(f64::total_cmp);
-        let scored = if after.queries > before.queries {
-            format!(
-                "{:.0} of {:.0}",
-                (after.scored - before.scored) as f64 / (after.queries - before.queries) as f64,
-                (after.ranges - before.ranges) as f64 / (after.queries - before.queries) as f64
+        let pruned = after.queries - before.queries;
+        let (scored, fallbacks) = if pruned > 0 {
+            let fallbacks = after.fallbacks - before.fallbacks;
+            (
+                format!(
+                    "{:.0} of {:.0}",
+                    (after.scored - before.scored) as f64 / pruned as f64,
+                    (after.ranges - before.ranges) as f64 / pruned as f64
+                ),
+                format!("{:.1}%", 100.0 * fallbacks as f64 / pruned as f64),
             )
         } else {
-            "-".into()
+            ("-".into(), "-".into())
         };
         println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {scored} |",
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {scored} | {fallbacks} |",
             queries.len(),
             times.iter().sum::<f64>() / times.len() as f64,
             percentile(&times, 0.5),
@@ -144,5 +163,13 @@ fn main() {
             }
         }
         std::fs::write(path, out).expect("write --exact-out");
+    }
+    if let Some(path) = &args.order_out {
+        let mut out = String::new();
+        for d in 0..index.num_docs() {
+            out.push_str(index.doc_id(d));
+            out.push('\n');
+        }
+        std::fs::write(path, out).expect("write --order-out");
     }
 }

@@ -37,6 +37,7 @@ use super::search::{open_index, query_encoder};
 ///   splade encode corpus.jsonl > vecs.jsonl && splade index --vectors vecs.jsonl --index ./idx
 ///   splade index --append new.jsonl --index ./idx
 ///   splade index --append --upsert changed.jsonl --index ./idx
+///   splade index --vectors vecs.jsonl --index ./idx --reorder
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct IndexArgs {
@@ -61,6 +62,12 @@ pub struct IndexArgs {
     /// With --append: replace documents whose id is already in the index.
     #[arg(long, requires = "append")]
     upsert: bool,
+
+    /// After building, renumber the documents so that similar ones are
+    /// neighbours (as `splade compact --reorder`): exact search on large
+    /// collections gets faster and the index smaller.
+    #[arg(long, conflicts_with = "append")]
+    reorder: bool,
 
     /// Store titles and texts in the index, to show them with search results.
     #[arg(long)]
@@ -96,9 +103,25 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     };
     let docs = writer.num_docs();
     let replaced = writer.replaced();
-    let stats = writer
+    let mut stats = writer
         .commit()
         .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
+    if args.reorder {
+        let at = Instant::now();
+        let options = splade::index::CompactOptions {
+            memory_budget: args.memory_budget.saturating_mul(1 << 20),
+            reorder: true,
+        };
+        stats = splade::index::compact_with(&args.index, &options)
+            .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
+        note(
+            quiet,
+            format!(
+                "reordered the documents in {:.1}s",
+                at.elapsed().as_secs_f64()
+            ),
+        );
+    }
     let secs = started.elapsed().as_secs_f64();
     let verb = if args.append { "appended" } else { "indexed" };
     let replaced = if replaced > 0 {

@@ -81,6 +81,12 @@ fn summary(index: &Index) -> serde_json::Value {
         "bytes": stats.bytes,
         "bytes_per_posting": (per_posting * 100.0).round() / 100.0,
         "segments": meta.segments.len(),
+        "reordered": !meta.segments.is_empty() && meta.segments.iter().all(|s| s.reordered),
+        "exact_search": if splade::search::SearchOptions::default().prunes(index) {
+            "block-max pruned"
+        } else {
+            "exhaustive"
+        },
         "quantization": meta.quantization.to_string(),
         "stored_text": meta.store,
         "model": meta.model.as_ref().map(|m| m.id.clone()),

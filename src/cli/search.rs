@@ -27,8 +27,11 @@ use super::common::{FieldNames, ModelArgs, load_encoder};
 ///   splade search --queries queries.jsonl --index ./idx --format trec -k 1000 > run.trec
 ///   splade search --queries queries.jsonl --index ./idx --approx 0.9
 ///
-/// Search is exhaustive (exact); --approx ALPHA uses block-max pruning and
-/// trades recall for speed.
+/// Search is exact: small indexes score every posting; from 50,000 documents
+/// on, block-max pruning skips the ranges of documents that cannot reach the
+/// top k, with the same results (faster still after `compact --reorder`).
+/// --exhaustive forces scoring every posting; --approx ALPHA trades recall
+/// for speed.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct SearchArgs {
@@ -60,8 +63,8 @@ pub struct SearchArgs {
     #[arg(long)]
     show: bool,
 
-    /// Score every posting (the default for exact search; spelled out for
-    /// comparisons and scripts).
+    /// Score every posting, even where block-max pruning would be used
+    /// (same results; for comparisons and scripts).
     #[arg(long, conflicts_with = "approx")]
     exhaustive: bool,
 

@@ -6,6 +6,11 @@
 //! increasing new ordinal: exactly the order the sorted-run accumulator
 //! needs, so compaction runs within the same memory budget as a build.
 //!
+//! With `reorder`, live documents get the order of a recursive graph
+//! bisection instead (`reorder.rs`); each token's postings are then sorted
+//! when written, and the bisection's graph (4 bytes per heavy posting) is
+//! held in memory besides the budget.
+//!
 //! Weights are re-quantized with one scale for the merged segment, derived
 //! from the largest `max_weight` of the old segments. `f32` impacts are
 //! copied bit for bit; `u16`/`u8` codes of the segment whose scale is the
@@ -20,6 +25,7 @@ use super::error::IndexError;
 use super::meta::{Meta, SegmentMeta};
 use super::quant::Quantizer;
 use super::reader::Index;
+use super::reorder;
 use super::spill::Accumulator;
 use super::writer::write_postings;
 use super::{FORMAT_VERSION, IndexStats};
@@ -28,6 +34,29 @@ use super::{FORMAT_VERSION, IndexStats};
 /// and publishes it atomically; `memory_budget` bounds in-memory postings
 /// like [`WriterOptions::memory_budget`](super::WriterOptions).
 pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError> {
+    compact_with(
+        dir,
+        &CompactOptions {
+            memory_budget,
+            reorder: false,
+        },
+    )
+}
+
+/// Options of [`compact_with`].
+#[derive(Clone, Copy, Debug)]
+pub struct CompactOptions {
+    /// Bound on in-memory postings, as [`compact`]'s `memory_budget`.
+    pub memory_budget: u64,
+    /// Give similar documents neighbouring ordinals (recursive graph
+    /// bisection, see `reorder.rs`): block-max pruning then skips most of
+    /// the collection. Ties in ranking then break by the new order.
+    pub reorder: bool,
+}
+
+/// [`compact`], optionally reordering the documents.
+pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, IndexError> {
+    let memory_budget = options.memory_budget;
     let index = Index::open(dir)?;
     // Never carry damaged bytes into the new segment.
     index.verify()?;
@@ -39,11 +68,22 @@ pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError>
         .iter()
         .map(|s| s.max_weight)
         .fold(0.0f32, f32::max);
+    // Compacting keeps the order, so a reordered index stays reordered
+    // (deleting documents does not disturb the clustering).
+    let reordered =
+        options.reorder || (!old.segments.is_empty() && old.segments.iter().all(|s| s.reordered));
     let quant = Quantizer {
         scheme: old.quantization,
         scale: old.quantization.scale_for(max_weight),
     };
-    // New ordinals: live documents in order.
+    // New ordinals: live documents in order, or in the bisection's order.
+    let mut live: Vec<u32> = (0..index.num_docs())
+        .filter(|&d| !index.is_deleted(d))
+        .collect();
+    if options.reorder {
+        let order = reorder::bp_order(&reorder::forward(&index, &live));
+        live = order.iter().map(|&i| live[i as usize]).collect();
+    }
     let mut new_ord = vec![u32::MAX; index.num_docs() as usize];
     let mut ids = Vec::with_capacity(index.live_docs() as usize);
     let mut stored = if old.store {
@@ -51,7 +91,7 @@ pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError>
     } else {
         None
     };
-    for doc in (0..index.num_docs()).filter(|&d| !index.is_deleted(d)) {
+    for doc in live {
         new_ord[doc as usize] = ids.len() as u32;
         ids.push(index.doc_id(doc));
         if let Some(s) = &mut stored {
@@ -83,8 +123,9 @@ pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError>
         }
     }
     let mut files = Vec::new();
-    let (pst, terms) = write_postings(dir, &stem, acc, quant)?;
+    let (pst, bmx, terms) = write_postings(dir, &stem, acc, quant, ids.len() as u32)?;
     files.push(pst);
+    files.push(bmx);
     let n_terms = terms.len() as u64;
     files.push(terms.write(dir, &format!("{stem}.ter"))?);
     files.push(write_doc_table(dir, &format!("{stem}.doc"), &ids)?);
@@ -111,6 +152,7 @@ pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError>
             scale: quant.scale,
             files,
             deletes: None,
+            reordered,
         }],
     };
     let base = old.generation;

@@ -22,6 +22,8 @@ pub(crate) const MAGIC_DOCS: &[u8; 8] = b"SPLDDOCS";
 pub(crate) const MAGIC_STORED: &[u8; 8] = b"SPLDSTOR";
 /// Magic of a deletes bitmap (format version 2).
 pub(crate) const MAGIC_DELETES: &[u8; 8] = b"SPLDDELS";
+/// Magic of the per-range term maxima (format version 3).
+pub(crate) const MAGIC_RANGES: &[u8; 8] = b"SPLDRNGS";
 /// Last four bytes of every file.
 const FOOTER_MAGIC: &[u8; 4] = b"SPLE";
 /// Bytes of the common header (magic + version).

@@ -64,6 +64,11 @@ pub struct SegmentMeta {
     /// (format version 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletes: Option<DeletesMeta>,
+    /// Whether the documents were renumbered so that similar ones are
+    /// neighbours (`compact --reorder`); block-max pruning pays off only
+    /// then. Absent means no, and older readers ignore it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reordered: bool,
 }
 
 /// The deletes bitmap of a segment: which local ordinals are deleted.

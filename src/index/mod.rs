@@ -28,7 +28,9 @@ mod ids;
 mod meta;
 mod postings;
 mod quant;
+mod rangemax;
 mod reader;
+mod reorder;
 mod spill;
 mod terms;
 mod writer;
@@ -42,7 +44,7 @@ pub(crate) mod testutil;
 
 use serde::{Deserialize, Serialize};
 
-pub use compact::compact;
+pub use compact::{CompactOptions, compact, compact_with};
 pub use deletes::{DeleteOutcome, delete};
 pub use error::IndexError;
 pub use meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
@@ -51,12 +53,13 @@ pub use reader::Index;
 pub use writer::{AppendOptions, IndexWriter, WriterOptions};
 
 pub(crate) use postings::{BLOCK, PostingList};
+pub(crate) use rangemax::{RANGE_SHIFT, TermRanges, ranges};
 pub(crate) use reader::Segment;
 
 /// Version of the on-disk format written by this build. Bumped by every
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
 /// segments.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The oldest format version this build still reads. A version-1 index is a
 /// version-2 index without deletes; appending to it or deleting from it

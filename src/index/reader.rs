@@ -4,16 +4,21 @@
 //! empty results, and `verify` names the damaged file.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 use super::deletes::Bitmap;
 use super::docs::{DocTable, StoredTable};
 use super::error::IndexError;
+use super::format::MAGIC_RANGES;
 use super::format::MAGIC_TERMS;
 use super::format::{HEADER_LEN, MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED};
 use super::format::{MappedFile, le_u32, to_usize};
 use super::meta::{Meta, SegmentMeta, read_meta};
 use super::postings::{BLOCK, PostingList};
 use super::quant::{Quantization, Quantizer};
+use super::rangemax::RangeMax;
 use super::terms::{TermDict, TermInfo};
 use super::{IndexStats, StoredDoc};
 
@@ -30,6 +35,8 @@ pub(crate) struct Segment {
     stored: Option<StoredTable>,
     /// The deletes bitmap and its file, when documents are deleted.
     deleted: Option<(MappedFile, Bitmap)>,
+    /// Block-max bounds, built on the first pruned search.
+    range_max: OnceLock<RangeMax>,
 }
 
 impl Segment {
@@ -45,7 +52,7 @@ impl Segment {
         // Every listed file must be one that is read here, under a plain
         // name: a damaged name in meta.json must not silently drop a file
         // (the stored texts) or point outside the directory.
-        let known = ["pst", "ter", "doc", "sto"]
+        let known = ["pst", "ter", "doc", "sto", "bmx"]
             .iter()
             .filter(|ext| meta.file(ext).is_some())
             .count();
@@ -82,6 +89,12 @@ impl Segment {
             }
             None => None,
         };
+        let range_max = OnceLock::new();
+        if let Some(f) = meta.file("bmx") {
+            let file = MappedFile::open(dir, f, MAGIC_RANGES)?;
+            let table = RangeMax::open(file, meta.docs as u32, terms.len())?;
+            let _ = range_max.set(table);
+        }
         Ok(Segment {
             base,
             docs: meta.docs as u32,
@@ -91,6 +104,18 @@ impl Segment {
             doc_table,
             stored,
             deleted,
+            range_max,
+        })
+    }
+
+    /// The per-range maxima of every term, built on first use.
+    pub(crate) fn range_max(&self) -> &RangeMax {
+        self.range_max.get_or_init(|| {
+            let raw = self.quant.max_error() == 0.0;
+            let lists = (0..self.terms.len())
+                .into_par_iter()
+                .map(|i| self.list(&self.terms.info(i)));
+            RangeMax::build(lists, raw, self.docs)
         })
     }
 
@@ -109,6 +134,7 @@ impl Segment {
             Some(self.doc_table.file()),
             self.stored.as_ref().map(|s| s.file()),
             self.deleted.as_ref().map(|d| &d.0),
+            self.range_max.get().and_then(|r| r.file()),
         ]
         .into_iter()
         .flatten()

@@ -147,13 +147,18 @@ impl TermDict {
 
     /// Finds a token by binary search over the sorted entries.
     pub(crate) fn lookup(&self, term: &str) -> Option<TermInfo> {
+        self.position(term).map(|i| self.info(i))
+    }
+
+    /// The entry number of a token, by binary search.
+    pub(crate) fn position(&self, term: &str) -> Option<usize> {
         let (mut lo, mut hi) = (0, self.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.term(mid).as_bytes().cmp(term.as_bytes()) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(self.info(mid)),
+                std::cmp::Ordering::Equal => return Some(mid),
             }
         }
         None

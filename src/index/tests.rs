@@ -81,7 +81,8 @@ fn no_store_means_no_stored_docs() {
     );
     let index = Index::open(dir.path()).unwrap();
     assert!(index.stored(0).is_none());
-    assert_eq!(index.meta().segments[0].files.len(), 3);
+    // .pst, .bmx, .ter, .doc: no .sto.
+    assert_eq!(index.meta().segments[0].files.len(), 4);
 }
 
 #[test]
@@ -124,7 +125,7 @@ fn spilling_gives_byte_identical_files() {
 fn flipped_byte_fails_verify_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     small_index(dir.path());
-    for ext in ["pst", "ter", "doc", "sto"] {
+    for ext in ["pst", "ter", "doc", "sto", "bmx"] {
         let path = dir.path().join(format!("seg-000001.{ext}"));
         let orig = fs::read(&path).unwrap();
         let mut bad = orig.clone();
@@ -151,7 +152,7 @@ fn flipped_byte_fails_verify_naming_the_file() {
 fn truncated_file_fails_open_without_panic() {
     let dir = tempfile::tempdir().unwrap();
     small_index(dir.path());
-    for ext in ["pst", "ter", "doc", "sto"] {
+    for ext in ["pst", "ter", "doc", "sto", "bmx"] {
         let path = dir.path().join(format!("seg-000001.{ext}"));
         let orig = fs::read(&path).unwrap();
         for cut in [0, 5, 20, orig.len() / 2, orig.len() - 1] {
@@ -171,18 +172,18 @@ fn version_mismatch_messages() {
     small_index(dir.path());
     let meta_path = dir.path().join(META_FILE);
     let orig = fs::read_to_string(&meta_path).unwrap();
-    let newer = orig.replace("\"format_version\": 2", "\"format_version\": 7");
+    let newer = orig.replace("\"format_version\": 3", "\"format_version\": 7");
     fs::write(&meta_path, newer.replace("\"segments\"", "\"renamed\"")).unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
     assert!(
         msg.contains(
-            "index format version 7 is newer than this splade supports (2); upgrade splade"
+            "index format version 7 is newer than this splade supports (3); upgrade splade"
         ),
         "{msg}"
     );
     fs::write(
         &meta_path,
-        orig.replace("\"format_version\": 2", "\"format_version\": 0"),
+        orig.replace("\"format_version\": 3", "\"format_version\": 0"),
     )
     .unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
@@ -194,15 +195,15 @@ fn version_mismatch_messages() {
     // A segment file with another version in its header.
     let path = dir.path().join("seg-000001.ter");
     let mut bytes = fs::read(&path).unwrap();
-    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
     let err = Index::open(dir.path()).err().unwrap();
     assert!(
         matches!(
             err,
             IndexError::Version {
-                expected: 2,
-                found: 3,
+                expected: 3,
+                found: 4,
                 ..
             }
         ),
@@ -250,6 +251,7 @@ fn not_an_index_and_foreign_directories() {
         names,
         [
             "meta.json",
+            "seg-000005.bmx",
             "seg-000005.doc",
             "seg-000005.pst",
             "seg-000005.ter"
@@ -335,6 +337,7 @@ fn unfinished_writer_leaves_previous_index_intact() {
         names,
         [
             "meta.json",
+            "seg-000010.bmx",
             "seg-000010.doc",
             "seg-000010.pst",
             "seg-000010.ter"

@@ -20,6 +20,7 @@ use super::ids::{LiveIds, hash_id};
 use super::meta::{FileMeta, Meta, SegmentMeta};
 use super::postings::{BLOCK, encode_list};
 use super::quant::Quantizer;
+use super::rangemax::RangeMaxWriter;
 use super::reader::Index;
 use super::spill::{Accumulator, List};
 use super::terms::{TermDictWriter, TermInfo};
@@ -323,8 +324,10 @@ impl IndexWriter {
         };
         let stem = self.stem.clone();
         let acc = std::mem::replace(&mut self.acc, Accumulator::new(&self.dir, &stem, 0));
-        let (pst, terms) = write_postings(&self.dir, &stem, acc, quant)?;
+        let seg_docs = self.id_ends.len() as u32;
+        let (pst, bmx, terms) = write_postings(&self.dir, &stem, acc, quant, seg_docs)?;
         files.push(pst);
+        files.push(bmx);
         let n_terms = terms.len() as u64;
         files.push(terms.write(&self.dir, &format!("{stem}.ter"))?);
         let ids: Vec<&str> = (0..self.id_ends.len() as u32)
@@ -343,6 +346,7 @@ impl IndexWriter {
             scale: quant.scale,
             files,
             deletes: None,
+            reordered: false,
         })
     }
 }
@@ -372,21 +376,35 @@ fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexEr
     Ok(())
 }
 
-/// Writes the `.pst` file from the accumulated postings and returns it with
-/// the term dictionary still to be written.
+/// Writes the `.pst` and `.bmx` files from the accumulated postings of a
+/// segment of `segment_docs` documents and returns them with the term
+/// dictionary still to be written.
 pub(crate) fn write_postings(
     dir: &Path,
     stem: &str,
     acc: Accumulator,
     quant: Quantizer,
-) -> Result<(FileMeta, TermDictWriter), IndexError> {
+    segment_docs: u32,
+) -> Result<(FileMeta, FileMeta, TermDictWriter), IndexError> {
     let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
+    let mut maxima = RangeMaxWriter::create(dir, &format!("{stem}.bmx"), segment_docs)?;
+    let raw = quant.max_error() == 0.0;
     w.write_u32(quant.scheme.code())?;
     w.write_u32(quant.scale.to_bits())?;
     w.write_u32(BLOCK as u32)?;
     let mut dict = TermDictWriter::default();
     let (mut docs, mut codes, mut buf) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sorted = List::new();
     acc.drain(|term: &str, list: &List| {
+        // Lists arrive in doc order, except from a reordering compaction,
+        // whose new ordinals are not monotonic in the old ones.
+        let list = if list.is_sorted_by_key(|p| p.0) {
+            list
+        } else {
+            sorted.clone_from(list);
+            sorted.sort_unstable_by_key(|p| p.0);
+            &sorted
+        };
         docs.clear();
         codes.clear();
         buf.clear();
@@ -395,6 +413,13 @@ pub(crate) fn write_postings(
             codes.push(quant.encode(wt));
         }
         let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
+        maxima.push(&docs, |i| {
+            if raw {
+                f32::from_bits(codes[i])
+            } else {
+                codes[i] as f32
+            }
+        })?;
         let info = TermInfo {
             offset: w.position(),
             len: buf.len() as u64,
@@ -404,5 +429,5 @@ pub(crate) fn write_postings(
         w.write(&buf)?;
         dict.push(term, info)
     })?;
-    Ok((w.finish()?, dict))
+    Ok((w.finish()?, maxima.finish()?, dict))
 }

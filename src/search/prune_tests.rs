@@ -37,9 +37,12 @@ fn tied_docs(rng: &mut Rng, n: usize, vocab: u32) -> Vec<Vec<(String, f32)>> {
     docs
 }
 
+/// Pruned search (with and without its exhaustive fallback) returns
+/// exactly the exhaustive results for `queries` random queries.
 fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
     let mut exhaustive = Searcher::new(index, EXHAUSTIVE);
     let mut pruned = Searcher::new(index, PRUNED);
+    let mut forced = Searcher::new(index, PRUNED);
     for i in 0..queries {
         let nnz = 1 + rng.below(30) as usize;
         let mut q = random_vector(rng, vocab, nnz);
@@ -58,8 +61,22 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
                 .collect::<Vec<_>>()
         };
         assert_eq!(bits(&got), bits(&want), "query {i} k {k}: {q:?}");
+        pruned::NO_FALLBACK.with(|c| c.set(true));
+        let got = forced.search(&q, k);
+        pruned::NO_FALLBACK.with(|c| c.set(false));
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "no fallback, query {i} k {k}: {q:?}"
+        );
     }
     assert_eq!(pruned.stats().queries, queries as u64);
+    let forced = forced.stats();
+    assert_eq!(forced.fallbacks, 0);
+    assert!(
+        forced.scored > 0 && forced.scored < forced.ranges,
+        "{forced:?}"
+    );
 }
 
 #[test]
@@ -154,4 +171,161 @@ fn approximate_mode_is_a_subset_with_exact_scores() {
         total += want.len();
     }
     assert!(found * 10 >= total * 5, "recall {found}/{total}");
+}
+
+/// Documents about `topics` topics (each its own 30 terms, heavy) plus a
+/// few common light terms, topics drawn at random so that arbitrary order
+/// mixes them.
+fn topical_docs(rng: &mut Rng, n: usize, topics: u32) -> Vec<Vec<(String, f32)>> {
+    (0..n)
+        .map(|_| {
+            let topic = rng.below(topics);
+            let mut v: Vec<(String, f32)> = Vec::new();
+            for _ in 0..12 {
+                let t = format!("topic{topic}-{}", rng.below(30));
+                if !v.iter().any(|p| p.0 == t) {
+                    v.push((t, 1.0 + rng.below(200) as f32 / 100.0));
+                }
+            }
+            for _ in 0..4 {
+                let t = format!("common{}", rng.below(20));
+                if !v.iter().any(|p| p.0 == t) {
+                    v.push((t, 0.1 + rng.below(30) as f32 / 100.0));
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+fn topical_query(rng: &mut Rng, topics: u32) -> Vec<(String, f32)> {
+    let topic = rng.below(topics);
+    let mut q: Vec<(String, f32)> = (0..4)
+        .map(|j| (format!("topic{topic}-{}", j * 7 + rng.below(7)), 1.0))
+        .collect();
+    q.push((format!("common{}", rng.below(20)), 0.5));
+    q
+}
+
+/// (id, score bits) of a complete ranking, sorted: the same set whatever
+/// the document order, ties included.
+fn ranking_set(index: &Index, q: &[(&str, f32)]) -> Vec<(String, u32)> {
+    let mut all: Vec<(String, u32)> = search_with(index, q, index.num_docs() as usize, &EXHAUSTIVE)
+        .iter()
+        .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn reordering_keeps_every_score_and_pruning_exact() {
+    let mut rng = Rng::new(61);
+    let docs = topical_docs(&mut rng, 6000, 40);
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), &docs, WriterOptions::default());
+    let queries: Vec<Vec<(String, f32)>> = (0..60).map(|_| topical_query(&mut rng, 40)).collect();
+    let before = Index::open(dir.path()).unwrap();
+    let sets: Vec<_> = queries
+        .iter()
+        .map(|q| ranking_set(&before, &borrow(q)))
+        .collect();
+    drop(before);
+
+    let options = crate::index::CompactOptions {
+        memory_budget: 1 << 20,
+        reorder: true,
+    };
+    crate::index::compact_with(dir.path(), &options).unwrap();
+    let after = Index::open(dir.path()).unwrap();
+    after.verify().unwrap();
+    assert!(after.meta().segments[0].reordered);
+    let mut reordered = Searcher::new(&after, PRUNED);
+    pruned::NO_FALLBACK.with(|c| c.set(true));
+    for (q, set) in queries.iter().zip(&sets) {
+        let q = borrow(q);
+        assert_eq!(&ranking_set(&after, &q), set);
+        let want = search_with(&after, &q, 10, &EXHAUSTIVE);
+        assert_eq!(reordered.search(&q, 10), want);
+    }
+    pruned::NO_FALLBACK.with(|c| c.set(false));
+    // Most ranges are skipped: a topic's documents are neighbours.
+    let r = reordered.stats();
+    assert!(r.scored * 10 < r.ranges, "{r:?}");
+}
+
+#[test]
+fn plain_compaction_keeps_the_reordered_mark() {
+    let mut rng = Rng::new(71);
+    let dir = tempfile::tempdir().unwrap();
+    build(
+        dir.path(),
+        &topical_docs(&mut rng, 500, 5),
+        WriterOptions::default(),
+    );
+    let options = |reorder| crate::index::CompactOptions {
+        memory_budget: 1 << 20,
+        reorder,
+    };
+    crate::index::compact_with(dir.path(), &options(true)).unwrap();
+    crate::index::delete(dir.path(), &["d3"], false).unwrap();
+    crate::index::compact_with(dir.path(), &options(false)).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    assert!(index.meta().segments[0].reordered);
+    // Small indexes stay exhaustive under Auto, reordered or not.
+    assert!(!SearchOptions::default().prunes(&index));
+    // Appending documents in arbitrary order drops the mark on compaction.
+    let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
+    w.add("new", &[("common1", 1.0)], None, "x").unwrap();
+    w.commit().unwrap();
+    crate::index::compact_with(dir.path(), &options(false)).unwrap();
+    assert!(!Index::open(dir.path()).unwrap().meta().segments[0].reordered);
+}
+
+#[test]
+fn segments_without_range_maxima_prune_from_memory() {
+    // Indexes written before format 3 have no `.bmx`: the committed v1
+    // fixture, and a current index whose `.bmx` is dropped from meta.json.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/index-v1");
+    let index = Index::open(&fixture).unwrap();
+    let mut rng = Rng::new(81);
+    let terms: Vec<String> = (0..index.segments[0].terms.len())
+        .map(|i| index.segments[0].terms.term(i).to_string())
+        .collect();
+    for _ in 0..30 {
+        let q: Vec<(&str, f32)> = (0..4)
+            .map(|_| (terms[rng.below(terms.len() as u32) as usize].as_str(), 1.0))
+            .collect();
+        assert_eq!(
+            search_with(&index, &q, 5, &PRUNED),
+            search_with(&index, &q, 5, &EXHAUSTIVE)
+        );
+    }
+
+    let mut rng = Rng::new(82);
+    let docs = tied_docs(&mut rng, 2000, 150);
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), &docs, WriterOptions::default());
+    let meta_path = dir.path().join(crate::index::META_FILE);
+    let mut meta: crate::index::Meta =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    let seg = &mut meta.segments[0];
+    let bmx = seg.file("bmx").unwrap().name.clone();
+    seg.files.retain(|f| f.name != bmx);
+    std::fs::write(&meta_path, serde_json::to_string(&meta).unwrap()).unwrap();
+    std::fs::remove_file(dir.path().join(bmx)).unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    index.verify().unwrap();
+    assert_same(&index, &mut rng, 160, 60);
+}
+
+#[test]
+fn auto_prunes_large_indexes_with_stored_maxima() {
+    let big = AUTO_PRUNE_DOCS as u32;
+    assert!(auto_prunes(1.0, big, big, u64::from(big)));
+    assert!(auto_prunes(0.9, 10, 10, 0));
+    // Too small, mostly without stored maxima, or empty.
+    assert!(!auto_prunes(1.0, big - 1, big, u64::from(big)));
+    assert!(!auto_prunes(1.0, big, big, u64::from(big) / 2));
+    assert!(!auto_prunes(0.9, 0, 0, 0));
 }

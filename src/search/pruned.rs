@@ -3,15 +3,13 @@
 //! The idea is BMP's (Mallia et al., SIGIR 2024), built on the bounds our
 //! format already stores rather than on a second index:
 //!
-//! 1. **Bounds.** Each segment's ordinals are cut into ranges of
-//!    `1 << RANGE_SHIFT` documents. For every query term, a range's bound is
-//!    the largest `query_weight * doc_weight` any posting of the term in that
-//!    range can have: read from the block directory (`max_impact` of every
-//!    posting block overlapping the range, whose doc span is
-//!    `first_doc..=last_doc`) for dense lists, and computed exactly by
-//!    decoding for sparse lists, whose blocks span many ranges and would
-//!    otherwise give every range the same loose bound. A range's bound is
-//!    the sum over query terms.
+//! 1. **Bounds.** Each segment's ordinals are cut into ranges of 8
+//!    documents. For every query term, a range's bound is the largest
+//!    `query_weight * doc_weight` any posting of the term in that range can
+//!    have, from the segment's per-range maxima (`index/rangemax.rs`, built
+//!    on the first pruned search). A range's bound is the sum over query
+//!    terms; a term absent from a range adds nothing and is skipped when
+//!    the range is scored.
 //! 2. **Order.** Ranges are visited best bound first (selected in growing
 //!    chunks, not fully sorted). Each visited range is scored exactly into
 //!    a small accumulator: terms in query order, each adding
@@ -28,15 +26,40 @@
 //! exhaustive scoring (`search` returns `None`).
 
 use super::{Hit, TopK};
-use crate::index::{BLOCK, Index};
+use crate::index::{BLOCK, Index, RANGE_SHIFT, TermRanges, ranges};
 use crate::index::{PostingList, Segment};
 
-/// Documents per range: `1 << RANGE_SHIFT`.
-const RANGE_SHIFT: u32 = 7;
 const RANGE: usize = 1 << RANGE_SHIFT;
-/// A list is decoded for exact range bounds when its blocks span more than
-/// this many ranges on average (it is then sparse, so decoding is cheap).
-const DECODE_SPAN: u64 = 4;
+/// Scoring one range costs about this many postings of exhaustive work
+/// per query term (a directory search and a block decode; measured on
+/// the synthetic collections of `benches/compare_pruning.sh`).
+const RANGE_COST: usize = 48;
+
+/// How many ranges pruned scoring may score before exhaustive scoring is
+/// cheaper: exhaustive work is every posting of the query's terms plus a
+/// pass over the accumulator. Queries whose bounds are flat (no topic
+/// stands out) hit it after their first round and are handed over.
+fn fallback_budget(terms: &[Vec<Term>], docs: u32) -> usize {
+    let postings: usize = terms.iter().flatten().map(|t| t.list.len()).sum();
+    let per_range = RANGE_COST * terms.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    (postings + docs as usize / 4) / per_range
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests turn the exhaustive fallback off, so that pruning itself is
+    /// what they compare with exhaustive scoring.
+    pub(super) static NO_FALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn fallback_allowed() -> bool {
+    #[cfg(test)]
+    if NO_FALLBACK.with(|c| c.get()) {
+        return false;
+    }
+    true
+}
+
 /// Ranges selected per round before the first; doubled each round.
 const FIRST_CHUNK: usize = 64;
 
@@ -49,6 +72,8 @@ pub struct PruneStats {
     pub ranges: u64,
     /// Ranges scored.
     pub scored: u64,
+    /// Queries handed to exhaustive scoring after a first round.
+    pub fallbacks: u64,
 }
 
 /// Buffers reused across queries.
@@ -62,6 +87,7 @@ pub(super) struct Scratch {
 /// One query term in one segment.
 struct Term<'a> {
     list: PostingList<'a>,
+    maxima: TermRanges<'a>,
     /// `query_weight * scale` (or `query_weight` for raw `f32` impacts):
     /// the same factor the exhaustive path multiplies by.
     factor: f32,
@@ -131,12 +157,11 @@ pub(super) fn search(
     scratch.bounds.clear();
     for seg in &index.segments {
         offsets.push(scratch.bounds.len());
-        let ranges = (seg.docs as usize).div_ceil(RANGE);
         let start = scratch.bounds.len();
-        scratch.bounds.resize(start + ranges, 0.0);
-        let seg_terms = segment_terms(seg, &live);
+        scratch.bounds.resize(start + ranges(seg.docs), 0.0);
+        let seg_terms = segment_terms(seg, &live)?;
         for t in &seg_terms {
-            add_bounds(t, seg.docs, &mut scratch.bounds[start..]);
+            t.maxima.add_to(t.factor, &mut scratch.bounds[start..]);
         }
         terms.push(seg_terms);
     }
@@ -159,7 +184,24 @@ pub(super) fn search(
     let cands = &mut scratch.cands;
     let mut start = 0;
     let mut chunk = FIRST_CHUNK;
+    let budget = fallback_budget(&terms, index.num_docs());
+    let mut scored = 0;
     'rounds: while start < cands.len() {
+        if let Some(t) = top.threshold() {
+            // Only ranges that can still reach the k-th score stay.
+            let mut keep = start;
+            for i in start..cands.len() {
+                if cands[i].0 * scale >= t {
+                    cands.swap(keep, i);
+                    keep += 1;
+                }
+            }
+            cands.truncate(keep);
+            if scored + (keep - start) > budget && fallback_allowed() {
+                stats.fallbacks += 1;
+                return None;
+            }
+        }
         let end = (start + chunk).min(cands.len());
         if end < cands.len() {
             cands[start..].select_nth_unstable_by(end - start - 1, desc);
@@ -174,6 +216,7 @@ pub(super) fn search(
             let r = g - offsets[s] as u32;
             score_range(&mut terms[s], seg, r, &mut scratch.acc, index, &mut top);
             stats.scored += 1;
+            scored += 1;
         }
         start = end;
         chunk *= 2;
@@ -181,77 +224,36 @@ pub(super) fn search(
     Some(top.into_sorted())
 }
 
-/// The lists of `query`'s terms in `seg`, in query order.
-fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Vec<Term<'a>> {
+/// The lists of `query`'s terms in `seg`, in query order; `None` when the
+/// segment's range maxima are damaged (exhaustive scoring then answers).
+fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Option<Vec<Term<'a>>> {
     let raw = seg.quant.max_error() == 0.0;
-    query
-        .iter()
-        .filter_map(|&(term, qw)| {
-            let list = seg.terms.lookup(term).and_then(|info| seg.list(&info))?;
-            Some(Term {
-                list,
-                factor: if raw { qw } else { qw * seg.quant.scale },
-                raw,
-                cached: usize::MAX,
-                n: 0,
-                docs: Box::new([0; BLOCK]),
-                codes: Box::new([0; BLOCK]),
-            })
-        })
-        .collect()
-}
-
-/// Adds the bound of term `t` to each range of `bounds`.
-fn add_bounds(t: &Term, docs: u32, bounds: &mut [f32]) {
-    let nb = t.list.num_blocks();
-    let df = t.list.len() as u64;
-    // Average doc span of a block, in ranges.
-    let span = (docs as u64 * BLOCK as u64) / df.max(1) / RANGE as u64;
-    let ranges = bounds.len() as u32;
-    let mut pending: Option<(usize, f32)> = None;
-    let mut put = |r: usize, v: f32, pending: &mut Option<(usize, f32)>| match pending {
-        Some((pr, pv)) if *pr == r => *pv = pv.max(v),
-        _ => {
-            if let Some((pr, pv)) = pending.take()
-                && let Some(b) = bounds.get_mut(pr)
-            {
-                *b += pv;
-            }
-            *pending = Some((r, v));
-        }
-    };
-    if span > DECODE_SPAN {
-        let mut docs = [0u32; BLOCK];
-        let mut codes = [0u32; BLOCK];
-        for b in 0..nb {
-            let Some(n) = t.list.decode_block(b, &mut docs, &mut codes) else {
-                break;
-            };
-            for (&d, &c) in docs[..n].iter().zip(&codes[..n]) {
-                put((d >> RANGE_SHIFT) as usize, t.contribution(c), &mut pending);
-            }
-        }
-    } else {
-        for b in 0..nb {
-            let meta = t.list.block_meta(b);
-            let Some(first) = t.list.first_doc(b) else {
-                break;
-            };
-            let v = t.contribution(meta.max_code);
-            let (lo, hi) = (first >> RANGE_SHIFT, meta.last_doc >> RANGE_SHIFT);
-            for r in lo..=hi.min(lo.saturating_add(ranges)) {
-                put(r as usize, v, &mut pending);
-            }
-        }
+    let maxima = seg.range_max();
+    let mut terms = Vec::with_capacity(query.len());
+    for &(term, qw) in query {
+        let Some(at) = seg.terms.position(term) else {
+            continue;
+        };
+        // A damaged list is skipped, as exhaustive scoring skips it.
+        let Some(list) = seg.list(&seg.terms.info(at)) else {
+            continue;
+        };
+        terms.push(Term {
+            list,
+            maxima: maxima.term(at)?,
+            factor: if raw { qw } else { qw * seg.quant.scale },
+            raw,
+            cached: usize::MAX,
+            n: 0,
+            docs: Box::new([0; BLOCK]),
+            codes: Box::new([0; BLOCK]),
+        });
     }
-    if let Some((pr, pv)) = pending
-        && let Some(b) = bounds.get_mut(pr)
-    {
-        *b += pv;
-    }
+    Some(terms)
 }
 
 /// Scores range `r` of `seg` exactly and offers its documents to `top`.
+#[inline(never)]
 fn score_range(
     terms: &mut [Term],
     seg: &Segment,
@@ -262,7 +264,7 @@ fn score_range(
 ) {
     let lo = r << RANGE_SHIFT;
     let hi = lo.saturating_add(RANGE as u32).min(seg.docs);
-    for t in terms.iter_mut() {
+    for t in terms.iter_mut().filter(|t| t.maxima.holds(r)) {
         let nb = t.list.num_blocks();
         // The first block that can hold a doc >= lo.
         let mut b = partition_blocks(&t.list, lo);
@@ -304,6 +306,7 @@ fn score_range(
 
 /// The index of the first block whose `last_doc >= doc` (`num_blocks()` if
 /// none).
+#[inline(never)]
 fn partition_blocks(list: &PostingList, doc: u32) -> usize {
     let (mut lo, mut hi) = (0, list.num_blocks());
     while lo < hi {

@@ -98,7 +98,7 @@ fn append_delete_compact_equal_a_fresh_build() {
             (Some(5), Some(3))
         );
         assert_eq!(info["segments"], 2);
-        assert_eq!(info["format_version"], 2);
+        assert_eq!(info["format_version"], 3);
         ok(dir, &["verify", "--index", &live]);
         let want = run_queries(dir, &fresh);
         let appended = run_queries(dir, &live);
@@ -306,7 +306,7 @@ fn version_1_index_opens_searches_and_accepts_appends() {
         ],
     ));
     assert!(!hits.is_empty());
-    // Changing it writes a version-2 meta.json; the version-1 files stay.
+    // Changing it writes a version-3 meta.json; the version-1 files stay.
     std::fs::write(
         dir.join("v.jsonl"),
         "{\"id\":\"d9\",\"vector\":{\"law\":3.0}}\n",
@@ -319,9 +319,118 @@ fn version_1_index_opens_searches_and_accepts_appends() {
     ok(dir, &["delete", "d2", "--index", "v1"]);
     ok(dir, &["verify", "--index", "v1"]);
     let index = splade::index::Index::open(&idx).unwrap();
-    assert_eq!(index.meta().format_version, 2);
+    assert_eq!(index.meta().format_version, 3);
     let hits = splade::search::search(&index, &[("law", 1.0)], 10);
     let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc)).collect();
     assert_eq!(ids, ["d9", "d5"]);
     assert!(idx.join("seg-000001.pst").exists());
+}
+
+/// Vectors of `n` documents about 12 topics (heavy topic terms, light
+/// common ones), topics in a scrambled order.
+fn topical_vectors(n: usize) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        let topic = (i * 7919 + i / 3) % 12;
+        let mut terms = Vec::new();
+        for j in 0..6 {
+            let t = (i * 31 + j * 17) % 25;
+            terms.push(format!(
+                "\"topic{topic}x{t}\":{}",
+                1.0 + ((i + j) % 9) as f32 / 4.0
+            ));
+        }
+        terms.push(format!("\"common{}\":0.3", i % 5));
+        out.push_str(&format!(
+            "{{\"id\":\"v{i}\",\"vector\":{{{}}}}}\n",
+            terms.join(",")
+        ));
+    }
+    out
+}
+
+/// Every (id, score) of a complete ranking, sorted: equal whatever the
+/// document order.
+fn ranking_set(idx: &Path, query: &[(&str, f32)]) -> Vec<(String, u32)> {
+    let index = splade::index::Index::open(idx).unwrap();
+    let all = splade::search::search(&index, query, index.num_docs() as usize);
+    let mut set: Vec<(String, u32)> = all
+        .iter()
+        .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
+        .collect();
+    set.sort();
+    set
+}
+
+#[test]
+fn reordering_renumbers_documents_and_keeps_every_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("v.jsonl"), topical_vectors(3000)).unwrap();
+    ok(dir, &["index", "--vectors", "v.jsonl", "--index", "plain"]);
+    ok(
+        dir,
+        &[
+            "index",
+            "--vectors",
+            "v.jsonl",
+            "--index",
+            "built",
+            "--reorder",
+        ],
+    );
+    std::fs::create_dir(dir.join("later")).unwrap();
+    for e in std::fs::read_dir(dir.join("plain")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join("later").join(e.file_name())).unwrap();
+    }
+    let note = ok(dir, &["compact", "--reorder", "--index", "later"]);
+    assert!(note.is_empty(), "notes go to stderr: {note}");
+    let info = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(dir, &["info", "--index", name, "--json"])).unwrap()
+    };
+    assert_eq!(info("plain")["reordered"], false);
+    for name in ["built", "later"] {
+        let i = info(name);
+        assert_eq!(i["reordered"], true, "{i}");
+        assert_eq!(i["docs"], 3000);
+        // Small collections are still scored exhaustively.
+        assert_eq!(i["exact_search"], "exhaustive");
+        ok(dir, &["verify", "--index", name]);
+    }
+    // The order changed...
+    let first_ids = |name: &str| {
+        let index = splade::index::Index::open(&dir.join(name)).unwrap();
+        (0..50)
+            .map(|d| index.doc_id(d).to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(first_ids("plain"), first_ids("later"));
+    // ...and no score did.
+    for q in [
+        vec![("topic3x4", 1.0), ("topic3x9", 0.5), ("common2", 0.2)],
+        vec![("topic11x0", 2.0)],
+        vec![("common1", 1.0), ("topic7x24", 1.0)],
+    ] {
+        let want = ranking_set(&dir.join("plain"), &q);
+        assert!(!want.is_empty());
+        assert_eq!(ranking_set(&dir.join("built"), &q), want);
+        assert_eq!(ranking_set(&dir.join("later"), &q), want);
+    }
+    // Reordering is for building, not appending: a usage error.
+    let out = crate::fixtures::run_splade(
+        dir,
+        &[
+            "index",
+            "--append",
+            "--reorder",
+            "--vectors",
+            "v.jsonl",
+            "--index",
+            "plain",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::fixtures::stderr(&out).contains("'--reorder'"));
 }
