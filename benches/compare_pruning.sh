@@ -52,7 +52,7 @@ postings=$(grep -o '"postings": *[0-9]*' "$WORK/idx/meta.json" | head -1 | grep 
 echo "== splade search" >&2
 lock
 RAYON_NUM_THREADS=1 "$BENCH" --index "$WORK/idx" --queries "$WORK/queries.jsonl" \
-  --approx 0.9,0.8,0.7 --exact-out "$WORK/exact.tsv" --order-out "$WORK/order.txt" > "$WORK/splade.md"
+  --approx 0.95,0.9,0.8 --exact-out "$WORK/exact.tsv" --order-out "$WORK/order.txt" > "$WORK/splade.md"
 unlock
 
 echo "== BMP" >&2

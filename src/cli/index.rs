@@ -263,6 +263,9 @@ fn build_from_documents(
     Ok((writer, counts.skipped, totals))
 }
 
+/// Vector records parsed per batch.
+const VECTOR_BATCH: usize = 2048;
+
 fn build_from_vectors(
     args: &IndexArgs,
     quiet: bool,
@@ -285,21 +288,34 @@ fn build_from_vectors(
     let mut writer = open_writer(args, model)?;
     let bar = progress(input_len(&args.input), quiet, "indexing vectors");
     let mut skipped = 0;
-    for record in &mut reader {
-        let record = match record {
-            Ok(r) => r,
-            Err(err @ splade::Error::Input { .. }) if args.input_args.skip_invalid => {
-                bar.suspend(|| eprintln!("splade: skipped {err}"));
-                skipped += 1;
-                continue;
-            }
-            Err(err) => return Err(err.into()),
-        };
-        let terms: Vec<(&str, f32)> = record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-        writer.add(&record.id, &terms, None, &format!("{name}:{}", record.line))?;
-        if writer.num_docs() % 4096 == 0 {
-            bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
-        }
+    // Parsing (JSON, the larger cost) of the next batch runs beside adding
+    // the current one, so both cores work.
+    let mut batch = reader.next_batch(VECTOR_BATCH);
+    while !batch.is_empty() {
+        let (next, added) = rayon::join(
+            || reader.next_batch(VECTOR_BATCH),
+            || -> anyhow::Result<()> {
+                for record in batch {
+                    let record = match record {
+                        Ok(r) => r,
+                        Err(err @ splade::Error::Input { .. }) if args.input_args.skip_invalid => {
+                            bar.suspend(|| eprintln!("splade: skipped {err}"));
+                            skipped += 1;
+                            continue;
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
+                    let terms: Vec<(&str, f32)> =
+                        record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+                    writer.add(&record.id, &terms, None, &format!("{name}:{}", record.line))?;
+                }
+                bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
+                Ok(())
+            },
+        );
+        added?;
+        bar.set_position(reader.bytes_read());
+        batch = next;
     }
     bar.finish_and_clear();
     Ok((writer, skipped, EncodeStats::default()))

@@ -6,6 +6,7 @@
 
 use std::io::BufRead;
 
+use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,6 +36,7 @@ pub struct VectorReader {
     reader: Box<dyn BufRead + Send>,
     line: u64,
     buf: String,
+    bytes: u64,
 }
 
 impl VectorReader {
@@ -62,75 +64,107 @@ impl VectorReader {
             reader,
             line: 0,
             buf: String::new(),
+            bytes: 0,
         }
     }
 
-    fn err(&self, message: impl Into<String>) -> Error {
-        Error::Input {
-            source_name: self.name.clone(),
-            line: self.line,
-            message: message.into(),
-        }
+    /// Bytes read so far (for progress bars).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
     }
 
-    fn parse(&self, text: &str) -> Result<VectorRecord> {
-        let raw: Raw = serde_json::from_str(text)
-            .map_err(|e| self.err(format!("invalid vector line: {e}")))?;
-        let id = match raw.id {
-            Value::String(s) if !s.is_empty() => s,
-            Value::Number(n) => n.to_string(),
-            _ => return Err(self.err("field \"id\" must be a non-empty string or a number")),
-        };
-        let mut terms = Vec::with_capacity(raw.vector.len());
-        for (token, w) in raw.vector {
-            let w = w
-                .as_f64()
-                .ok_or_else(|| self.err(format!("weight of {token:?} is not a number")))?;
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(self.err(format!("weight of {token:?} is {w}, expected >= 0")));
-            }
-            // Weights are stored as f32: one that overflows it is refused,
-            // one that underflows to zero is zero (dropped).
-            let w32 = w as f32;
-            if !w32.is_finite() {
-                return Err(self.err(format!(
-                    "weight of {token:?} is {w:e}, larger than an f32 can hold"
-                )));
-            }
-            if w32 > 0.0 {
-                terms.push((token, w32));
+    /// Reads up to `max` records and parses them on all threads; an empty
+    /// batch means the input is exhausted. Records (and errors) come in
+    /// input order, so a batch is what `max` calls of `next` would give.
+    pub fn next_batch(&mut self, max: usize) -> Vec<Result<VectorRecord>> {
+        let mut lines: Vec<(u64, std::result::Result<String, Error>)> = Vec::new();
+        while lines.len() < max {
+            match self.next_line() {
+                None => break,
+                Some(Ok(text)) => lines.push((self.line, Ok(text))),
+                Some(Err(e)) => lines.push((self.line, Err(e))),
             }
         }
-        Ok(VectorRecord {
-            id,
-            terms,
-            line: self.line,
-        })
+        let name = &self.name;
+        lines
+            .into_par_iter()
+            .map(|(line, text)| text.and_then(|t| parse(name, line, &t)))
+            .collect()
     }
+
+    /// The next non-empty line (trimmed, BOM removed) as an owned string.
+    fn next_line(&mut self) -> Option<Result<String>> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(n) => self.bytes += n as u64,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.line += 1;
+                    return Some(Err(input_err(&self.name, self.line, "invalid UTF-8")));
+                }
+                Err(e) => return Some(Err(Error::io(&self.name, e))),
+            }
+            self.line += 1;
+            let text = self.buf.trim_start_matches('\u{feff}').trim();
+            if !text.is_empty() {
+                return Some(Ok(text.to_string()));
+            }
+        }
+    }
+}
+
+fn input_err(name: &str, line: u64, message: impl Into<String>) -> Error {
+    Error::Input {
+        source_name: name.to_string(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parses line `line` of `name`.
+fn parse(name: &str, line: u64, text: &str) -> Result<VectorRecord> {
+    let err = |m: String| input_err(name, line, m);
+    let raw: Raw =
+        serde_json::from_str(text).map_err(|e| err(format!("invalid vector line: {e}")))?;
+    let id = match raw.id {
+        Value::String(s) if !s.is_empty() => s,
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(err(
+                "field \"id\" must be a non-empty string or a number".into()
+            ));
+        }
+    };
+    let mut terms = Vec::with_capacity(raw.vector.len());
+    for (token, w) in raw.vector {
+        let w = w
+            .as_f64()
+            .ok_or_else(|| err(format!("weight of {token:?} is not a number")))?;
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(err(format!("weight of {token:?} is {w}, expected >= 0")));
+        }
+        // Weights are stored as f32: one that overflows it is refused, one
+        // that underflows to zero is zero (dropped).
+        let w32 = w as f32;
+        if !w32.is_finite() {
+            return Err(err(format!(
+                "weight of {token:?} is {w:e}, larger than an f32 can hold"
+            )));
+        }
+        if w32 > 0.0 {
+            terms.push((token, w32));
+        }
+    }
+    Ok(VectorRecord { id, terms, line })
 }
 
 impl Iterator for VectorReader {
     type Item = Result<VectorRecord>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.reader.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    self.line += 1;
-                    return Some(Err(self.err("invalid UTF-8")));
-                }
-                Err(e) => return Some(Err(Error::io(&self.name, e))),
-            }
-            self.line += 1;
-            let text = self.buf.trim_start_matches('\u{feff}').trim();
-            if text.is_empty() {
-                continue;
-            }
-            return Some(self.parse(text));
-        }
+        let text = self.next_line()?;
+        Some(text.and_then(|t| parse(&self.name, self.line, &t)))
     }
 }
 
@@ -147,6 +181,42 @@ mod tests {
         assert_eq!(a.terms, vec![("x".to_string(), 1.5)]);
         let e = got[1].as_ref().unwrap_err().to_string();
         assert!(e.starts_with("v.jsonl:3: weight of \"x\" is -1"), "{e}");
+    }
+
+    #[test]
+    fn batches_equal_one_by_one_reading() {
+        let mut text = String::new();
+        for i in 0..1000 {
+            match i % 97 {
+                5 => text.push_str("not json\n"),
+                6 => text.push('\n'),
+                _ => text.push_str(&format!(
+                    "{{\"id\":{i},\"vector\":{{\"t{}\":0.5}}}}\n",
+                    i % 7
+                )),
+            }
+        }
+        let open = || {
+            VectorReader::new(
+                "v".into(),
+                Box::new(std::io::Cursor::new(text.clone().into_bytes())),
+            )
+        };
+        let one: Vec<String> = open().map(|r| format!("{r:?}")).collect();
+        let mut reader = open();
+        let mut batched = Vec::new();
+        loop {
+            let batch = reader.next_batch(64);
+            if batch.is_empty() {
+                break;
+            }
+            batched.extend(batch.iter().map(|r| format!("{r:?}")));
+        }
+        assert_eq!(batched, one);
+        assert!(
+            one.iter()
+                .any(|r| r.contains("v:6:") || r.contains("line: 6"))
+        );
     }
 
     #[test]

@@ -10,8 +10,13 @@
 //!    on the first pruned search). A range's bound is the sum over query
 //!    terms; a term absent from a range adds nothing and is skipped when
 //!    the range is scored.
-//! 2. **Order.** Ranges are visited best bound first (selected in growing
-//!    chunks, not fully sorted). Each visited range is scored exactly into
+//! 2. **Order.** Ranges are visited best bound first: gathered in bands of
+//!    bounds (the best band first, each reaching down to 0.6 of the one
+//!    above, so that the many ranges with low bounds are never gathered),
+//!    and within a band selected in growing chunks, not fully sorted. A
+//!    query that would score more ranges than exhaustive scoring is worth
+//!    (`fallback_budget`) is answered exhaustively instead. Each visited
+//!    range is scored exactly into
 //!    a small accumulator: terms in query order, each adding
 //!    `factor * weight` with the very `f32` operations of the exhaustive
 //!    path, so every score is bit-identical to exhaustive scoring.
@@ -60,6 +65,9 @@ fn fallback_allowed() -> bool {
     true
 }
 
+/// Each band of candidate bounds reaches down to this fraction of the one
+/// above (the first: of the largest bound).
+const BAND: f32 = 0.6;
 /// Ranges selected per round before the first; doubled each round.
 const FIRST_CHUNK: usize = 64;
 
@@ -167,59 +175,88 @@ pub(super) fn search(
     }
     offsets.push(scratch.bounds.len());
 
-    scratch.cands.clear();
-    scratch.cands.extend(
-        scratch
-            .bounds
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| **b > 0.0)
-            .map(|(i, &b)| (b, i as u32)),
-    );
     stats.queries += 1;
-    stats.ranges += scratch.cands.len() as u64;
+    stats.ranges += scratch.bounds.iter().filter(|&&b| b > 0.0).count() as u64;
     scratch.acc.resize(RANGE, 0.0);
-
-    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
-    let cands = &mut scratch.cands;
-    let mut start = 0;
-    let mut chunk = FIRST_CHUNK;
+    let top_bound = scratch.bounds.iter().fold(0.0f32, |m, &b| m.max(b)) * scale;
     let budget = fallback_budget(&terms, index.num_docs());
     let mut scored = 0;
-    'rounds: while start < cands.len() {
-        if let Some(t) = top.threshold() {
-            // Only ranges that can still reach the k-th score stay.
-            let mut keep = start;
-            for i in start..cands.len() {
-                if cands[i].0 * scale >= t {
-                    cands.swap(keep, i);
-                    keep += 1;
+    // Candidates are gathered one band of bounds at a time, best band first
+    // (`level <= bound * scale < upper`): once the k-th score reaches a
+    // band's lower edge no range below it can matter, so most ranges are
+    // never gathered or sorted.
+    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
+    let (mut level, mut upper) = (top_bound * BAND, f32::INFINITY);
+    let mut counted = false;
+    'bands: loop {
+        let cands = &mut scratch.cands;
+        cands.clear();
+        for (i, &b) in scratch.bounds.iter().enumerate() {
+            let v = b * scale;
+            if v > 0.0 && v >= level && v < upper {
+                cands.push((v, i as u32));
+            }
+        }
+        let mut start = 0;
+        let mut chunk = FIRST_CHUNK;
+        while start < cands.len() {
+            if let Some(t) = top.threshold()
+                && !counted
+            {
+                // The first k-th score: how many ranges could still hold a
+                // hit, over all bands (scored ones included)?
+                counted = true;
+                let open = scratch.bounds.iter().filter(|&&b| b * scale >= t).count();
+                if open > budget && fallback_allowed() {
+                    stats.fallbacks += 1;
+                    return None;
                 }
             }
-            cands.truncate(keep);
-            if scored + (keep - start) > budget && fallback_allowed() {
-                stats.fallbacks += 1;
-                return None;
+            if let Some(t) = top.threshold() {
+                // Only ranges that can still reach the k-th score stay.
+                let mut keep = start;
+                for i in start..cands.len() {
+                    if cands[i].0 >= t {
+                        cands.swap(keep, i);
+                        keep += 1;
+                    }
+                }
+                cands.truncate(keep);
+                if scored + (keep - start) > budget && fallback_allowed() {
+                    stats.fallbacks += 1;
+                    return None;
+                }
             }
-        }
-        let end = (start + chunk).min(cands.len());
-        if end < cands.len() {
-            cands[start..].select_nth_unstable_by(end - start - 1, desc);
-        }
-        cands[start..end].sort_unstable_by(desc);
-        for &(bound, g) in &cands[start..end] {
-            if top.threshold().is_some_and(|t| bound * scale < t) {
-                break 'rounds;
+            let end = (start + chunk).min(cands.len());
+            if end < cands.len() {
+                cands[start..].select_nth_unstable_by(end - start - 1, desc);
             }
-            let s = offsets.partition_point(|&o| o <= g as usize) - 1;
-            let seg = &index.segments[s];
-            let r = g - offsets[s] as u32;
-            score_range(&mut terms[s], seg, r, &mut scratch.acc, index, &mut top);
-            stats.scored += 1;
-            scored += 1;
+            cands[start..end].sort_unstable_by(desc);
+            for &(v, g) in &cands[start..end] {
+                // Every range not scored yet has a bound of at most `v`.
+                if top.threshold().is_some_and(|t| v < t) {
+                    break 'bands;
+                }
+                let s = offsets.partition_point(|&o| o <= g as usize) - 1;
+                let seg = &index.segments[s];
+                let r = g - offsets[s] as u32;
+                score_range(&mut terms[s], seg, r, &mut scratch.acc, index, &mut top);
+                stats.scored += 1;
+                scored += 1;
+            }
+            start = end;
+            chunk *= 2;
         }
-        start = end;
-        chunk *= 2;
+        let threshold = top.threshold();
+        if level <= 0.0 || threshold.is_some_and(|t| t >= level) {
+            break;
+        }
+        upper = level;
+        level = if level < top_bound * 1e-3 {
+            0.0
+        } else {
+            (level * BAND).max(threshold.unwrap_or(0.0))
+        };
     }
     Some(top.into_sorted())
 }
