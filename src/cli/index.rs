@@ -264,7 +264,7 @@ fn build_from_documents(
 }
 
 /// Vector records parsed per batch.
-const VECTOR_BATCH: usize = 2048;
+const VECTOR_BATCH: usize = 256;
 
 fn build_from_vectors(
     args: &IndexArgs,

@@ -125,7 +125,7 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     let mut files = Vec::new();
     let (pst, bmx, terms) = write_postings(dir, &stem, acc, quant, ids.len() as u32)?;
     files.push(pst);
-    files.push(bmx);
+    files.extend(bmx);
     let n_terms = terms.len() as u64;
     files.push(terms.write(dir, &format!("{stem}.ter"))?);
     files.push(write_doc_table(dir, &format!("{stem}.doc"), &ids)?);

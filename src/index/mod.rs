@@ -53,7 +53,9 @@ pub use reader::Index;
 pub use writer::{AppendOptions, IndexWriter, WriterOptions};
 
 pub(crate) use postings::{BLOCK, PostingList};
-pub(crate) use rangemax::{RANGE_SHIFT, TermRanges, ranges};
+#[cfg(test)]
+pub(crate) use rangemax::ALWAYS_STORE;
+pub(crate) use rangemax::{RANGE_SHIFT, STORED_MIN_DOCS, TermRanges, ranges};
 pub(crate) use reader::Segment;
 
 /// Version of the on-disk format written by this build. Bumped by every

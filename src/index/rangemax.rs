@@ -20,7 +20,8 @@
 //! directory offset and `u32` number of terms before the footer. A dense
 //! term (in more than an eighth of the ranges) holds one step byte per
 //! range; a sparse one `count` `u32` ranges, then `count` step bytes.
-//! Segments written before format 3 have no `.bmx`: the same bytes are then
+//! Segments written before format 3, and segments of fewer than
+//! `STORED_MIN_DOCS` documents, have no `.bmx`: the same bytes are then
 //! built in memory on the first pruned search.
 
 use rayon::prelude::*;
@@ -37,6 +38,27 @@ pub(crate) const RANGE_SHIFT: u32 = 3;
 const ENTRY: usize = 20;
 /// Bytes after the directory: its offset and the number of terms.
 const TRAILER: usize = 12;
+
+/// Segments of at least this many documents get a `.bmx` file: the size
+/// from which exact search prunes by itself (`search::AUTO_PRUNE_DOCS`).
+/// Smaller segments (small collections, appends) stay as small as before;
+/// a pruned search builds their table in memory in milliseconds.
+pub(crate) const STORED_MIN_DOCS: u32 = 50_000;
+
+#[cfg(test)]
+thread_local! {
+    /// Tests store the table for every segment, to search through the file.
+    pub(crate) static ALWAYS_STORE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a segment of `docs` documents gets a `.bmx`.
+pub(crate) fn stored_for(docs: u32) -> bool {
+    #[cfg(test)]
+    if ALWAYS_STORE.with(|c| c.get()) {
+        return true;
+    }
+    docs >= STORED_MIN_DOCS
+}
 
 /// Number of ranges over `docs` documents.
 pub(crate) fn ranges(docs: u32) -> usize {

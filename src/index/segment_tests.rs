@@ -170,7 +170,7 @@ fn scenario(q: Quantization) {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 6, "old segments removed: {names:?}");
+    assert_eq!(names.len(), 5, "old segments removed: {names:?}");
 }
 
 #[test]

@@ -81,8 +81,8 @@ fn no_store_means_no_stored_docs() {
     );
     let index = Index::open(dir.path()).unwrap();
     assert!(index.stored(0).is_none());
-    // .pst, .bmx, .ter, .doc: no .sto.
-    assert_eq!(index.meta().segments[0].files.len(), 4);
+    // .pst, .ter, .doc: no .sto (and no .bmx: a small segment).
+    assert_eq!(index.meta().segments[0].files.len(), 3);
 }
 
 #[test]
@@ -124,6 +124,7 @@ fn spilling_gives_byte_identical_files() {
 #[test]
 fn flipped_byte_fails_verify_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
     small_index(dir.path());
     for ext in ["pst", "ter", "doc", "sto", "bmx"] {
         let path = dir.path().join(format!("seg-000001.{ext}"));
@@ -151,6 +152,7 @@ fn flipped_byte_fails_verify_naming_the_file() {
 #[test]
 fn truncated_file_fails_open_without_panic() {
     let dir = tempfile::tempdir().unwrap();
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
     small_index(dir.path());
     for ext in ["pst", "ter", "doc", "sto", "bmx"] {
         let path = dir.path().join(format!("seg-000001.{ext}"));
@@ -251,7 +253,6 @@ fn not_an_index_and_foreign_directories() {
         names,
         [
             "meta.json",
-            "seg-000005.bmx",
             "seg-000005.doc",
             "seg-000005.pst",
             "seg-000005.ter"
@@ -337,7 +338,6 @@ fn unfinished_writer_leaves_previous_index_intact() {
         names,
         [
             "meta.json",
-            "seg-000010.bmx",
             "seg-000010.doc",
             "seg-000010.pst",
             "seg-000010.ter"

@@ -327,7 +327,7 @@ impl IndexWriter {
         let seg_docs = self.id_ends.len() as u32;
         let (pst, bmx, terms) = write_postings(&self.dir, &stem, acc, quant, seg_docs)?;
         files.push(pst);
-        files.push(bmx);
+        files.extend(bmx);
         let n_terms = terms.len() as u64;
         files.push(terms.write(&self.dir, &format!("{stem}.ter"))?);
         let ids: Vec<&str> = (0..self.id_ends.len() as u32)
@@ -376,18 +376,27 @@ fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexEr
     Ok(())
 }
 
-/// Writes the `.pst` and `.bmx` files from the accumulated postings of a
-/// segment of `segment_docs` documents and returns them with the term
-/// dictionary still to be written.
+/// Writes the `.pst` file, and the `.bmx` when the segment is large enough
+/// to be searched with pruning, from the accumulated postings of a segment
+/// of `segment_docs` documents; returns them with the term dictionary still
+/// to be written.
 pub(crate) fn write_postings(
     dir: &Path,
     stem: &str,
     acc: Accumulator,
     quant: Quantizer,
     segment_docs: u32,
-) -> Result<(FileMeta, FileMeta, TermDictWriter), IndexError> {
+) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
     let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
-    let mut maxima = RangeMaxWriter::create(dir, &format!("{stem}.bmx"), segment_docs)?;
+    let mut maxima = if super::rangemax::stored_for(segment_docs) {
+        Some(RangeMaxWriter::create(
+            dir,
+            &format!("{stem}.bmx"),
+            segment_docs,
+        )?)
+    } else {
+        None
+    };
     let raw = quant.max_error() == 0.0;
     w.write_u32(quant.scheme.code())?;
     w.write_u32(quant.scale.to_bits())?;
@@ -413,13 +422,15 @@ pub(crate) fn write_postings(
             codes.push(quant.encode(wt));
         }
         let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
-        maxima.push(&docs, |i| {
-            if raw {
-                f32::from_bits(codes[i])
-            } else {
-                codes[i] as f32
-            }
-        })?;
+        if let Some(m) = &mut maxima {
+            m.push(&docs, |i| {
+                if raw {
+                    f32::from_bits(codes[i])
+                } else {
+                    codes[i] as f32
+                }
+            })?;
+        }
         let info = TermInfo {
             offset: w.position(),
             len: buf.len() as u64,
@@ -429,5 +440,6 @@ pub(crate) fn write_postings(
         w.write(&buf)?;
         dict.push(term, info)
     })?;
-    Ok((w.finish()?, maxima.finish()?, dict))
+    let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
+    Ok((w.finish()?, maxima, dict))
 }

@@ -42,7 +42,7 @@ pub use pruned::PruneStats;
 
 /// [`Strategy::Auto`] prunes exact searches from this many live documents
 /// on: below, exhaustive scoring takes well under a millisecond.
-pub const AUTO_PRUNE_DOCS: u64 = 50_000;
+pub const AUTO_PRUNE_DOCS: u64 = crate::index::STORED_MIN_DOCS as u64;
 
 /// How [`search_with`] finds the top k.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -81,6 +81,8 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
 
 #[test]
 fn pruned_equals_exhaustive_for_every_quantization() {
+    // Through `.bmx` files (small segments otherwise build tables in memory).
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
     for (seed, scheme) in [
         (21, Quantization::U16),
         (22, Quantization::U8),
@@ -95,6 +97,7 @@ fn pruned_equals_exhaustive_for_every_quantization() {
 
 #[test]
 fn pruned_equals_exhaustive_across_segments_and_deletes() {
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
     let mut rng = Rng::new(31);
     let dir = tempfile::tempdir().unwrap();
     let docs = tied_docs(&mut rng, 1500, 200);
@@ -220,6 +223,7 @@ fn ranking_set(index: &Index, q: &[(&str, f32)]) -> Vec<(String, u32)> {
 
 #[test]
 fn reordering_keeps_every_score_and_pruning_exact() {
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
     let mut rng = Rng::new(61);
     let docs = topical_docs(&mut rng, 6000, 40);
     let dir = tempfile::tempdir().unwrap();
@@ -284,8 +288,8 @@ fn plain_compaction_keeps_the_reordered_mark() {
 
 #[test]
 fn segments_without_range_maxima_prune_from_memory() {
-    // Indexes written before format 3 have no `.bmx`: the committed v1
-    // fixture, and a current index whose `.bmx` is dropped from meta.json.
+    // Indexes written before format 3 have no `.bmx`, nor do small
+    // segments: the committed v1 fixture, and a small current index.
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/index-v1");
     let index = Index::open(&fixture).unwrap();
     let mut rng = Rng::new(81);
@@ -306,14 +310,7 @@ fn segments_without_range_maxima_prune_from_memory() {
     let docs = tied_docs(&mut rng, 2000, 150);
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), &docs, WriterOptions::default());
-    let meta_path = dir.path().join(crate::index::META_FILE);
-    let mut meta: crate::index::Meta =
-        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
-    let seg = &mut meta.segments[0];
-    let bmx = seg.file("bmx").unwrap().name.clone();
-    seg.files.retain(|f| f.name != bmx);
-    std::fs::write(&meta_path, serde_json::to_string(&meta).unwrap()).unwrap();
-    std::fs::remove_file(dir.path().join(bmx)).unwrap();
+    assert!(!dir.path().join("seg-000001.bmx").exists());
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
     assert_same(&index, &mut rng, 160, 60);
