@@ -65,7 +65,7 @@ pub struct IndexArgs {
 
     /// After building, renumber the documents so that similar ones are
     /// neighbours (as `splade compact --reorder`): exact search on large
-    /// collections gets faster and the index smaller.
+    /// collections gets faster.
     #[arg(long, conflicts_with = "append")]
     reorder: bool,
 
