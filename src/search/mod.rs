@@ -13,15 +13,16 @@
 //!   the k-th score. Scores are summed in the same order with the same `f32`
 //!   operations as the exhaustive path, so the results are identical (ids,
 //!   order, scores, ties); `approx < 1` trades recall for speed. A query
-//!   whose bounds would make it score more than 1/16 of the ranges is
-//!   handed to exhaustive scoring after its first round.
+//!   whose bounds are too flat to prune well is finished by one
+//!   term-at-a-time pass that decodes only the posting blocks overlapping
+//!   ranges still open.
 //!
 //! [`Strategy::Auto`] prunes approximate searches, and exact ones over
 //! indexes of [`AUTO_PRUNE_DOCS`] documents or more. Reordering the
 //! documents (`compact --reorder`) makes ranges topical and pruning faster
 //! still. Measured on 1M synthetic SPLADE-like documents (`benches/search.rs`,
-//! one thread): exhaustive 6.2 ms per query, pruned exact 3.1 ms in
-//! arbitrary order and 2.3 ms reordered (README, "Search at scale").
+//! one thread): exhaustive 6.1-6.5 ms per query, pruned exact 2.4 ms in
+//! arbitrary order and 1.7 ms reordered (README, "Search at scale").
 //!
 //! Ranking is deterministic: score descending (`f32::total_cmp`), then
 //! document ordinal ascending; only documents with a positive score are hits,

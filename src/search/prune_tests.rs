@@ -37,12 +37,14 @@ fn tied_docs(rng: &mut Rng, n: usize, vocab: u32) -> Vec<Vec<(String, f32)>> {
     docs
 }
 
-/// Pruned search (with and without its exhaustive fallback) returns
-/// exactly the exhaustive results for `queries` random queries.
+/// Pruned search (as it runs, never falling back, and always falling back
+/// to the filtered pass) returns exactly the exhaustive results for
+/// `queries` random queries.
 fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
     let mut exhaustive = Searcher::new(index, EXHAUSTIVE);
     let mut pruned = Searcher::new(index, PRUNED);
     let mut forced = Searcher::new(index, PRUNED);
+    let mut filtered = Searcher::new(index, PRUNED);
     for i in 0..queries {
         let nnz = 1 + rng.below(30) as usize;
         let mut q = random_vector(rng, vocab, nnz);
@@ -61,16 +63,26 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
                 .collect::<Vec<_>>()
         };
         assert_eq!(bits(&got), bits(&want), "query {i} k {k}: {q:?}");
-        pruned::NO_FALLBACK.with(|c| c.set(true));
+        pruned::FALLBACK.with(|c| c.set(Some(false)));
         let got = forced.search(&q, k);
-        pruned::NO_FALLBACK.with(|c| c.set(false));
+        pruned::FALLBACK.with(|c| c.set(None));
         assert_eq!(
             bits(&got),
             bits(&want),
             "no fallback, query {i} k {k}: {q:?}"
         );
+        pruned::FALLBACK.with(|c| c.set(Some(true)));
+        let got = filtered.search(&q, k);
+        pruned::FALLBACK.with(|c| c.set(None));
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "filtered pass, query {i} k {k}: {q:?}"
+        );
     }
     assert_eq!(pruned.stats().queries, queries as u64);
+    let filtered = filtered.stats();
+    assert!(filtered.fallbacks > 0, "{filtered:?}");
     let forced = forced.stats();
     assert_eq!(forced.fallbacks, 0);
     assert!(
@@ -245,14 +257,14 @@ fn reordering_keeps_every_score_and_pruning_exact() {
     after.verify().unwrap();
     assert!(after.meta().segments[0].reordered);
     let mut reordered = Searcher::new(&after, PRUNED);
-    pruned::NO_FALLBACK.with(|c| c.set(true));
+    pruned::FALLBACK.with(|c| c.set(Some(false)));
     for (q, set) in queries.iter().zip(&sets) {
         let q = borrow(q);
         assert_eq!(&ranking_set(&after, &q), set);
         let want = search_with(&after, &q, 10, &EXHAUSTIVE);
         assert_eq!(reordered.search(&q, 10), want);
     }
-    pruned::NO_FALLBACK.with(|c| c.set(false));
+    pruned::FALLBACK.with(|c| c.set(None));
     // Most ranges are skipped: a topic's documents are neighbours.
     let r = reordered.stats();
     assert!(r.scored * 10 < r.ranges, "{r:?}");
