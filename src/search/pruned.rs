@@ -210,25 +210,6 @@ pub(super) fn search(
         let mut start = 0;
         let mut chunk = FIRST_CHUNK;
         while start < cands.len() {
-            if let Some(t) = top.threshold()
-                && !counted
-            {
-                // The first k-th score: how many ranges could still hold a
-                // hit, over all bands (scored ones included)?
-                counted = true;
-                let open = scratch.bounds.iter().filter(|&&b| b * scale >= t).count();
-                if fall_back(open, budget) {
-                    stats.fallbacks += 1;
-                    return Some(filtered_pass(
-                        index,
-                        &mut terms,
-                        &offsets,
-                        (t, scale),
-                        k,
-                        scratch,
-                    ));
-                }
-            }
             if let Some(t) = top.threshold() {
                 // Only ranges that can still reach the k-th score stay.
                 let mut keep = start;
@@ -239,15 +220,20 @@ pub(super) fn search(
                     }
                 }
                 cands.truncate(keep);
-                if fall_back(scored + (keep - start), budget) {
+                // Ranges that could still hold a hit: over all bands (scored
+                // ones included) when the first k-th score is known, then
+                // those of this band.
+                let open = if counted {
+                    scored + (keep - start)
+                } else {
+                    counted = true;
+                    scratch.bounds.iter().filter(|&&b| b * scale >= t).count()
+                };
+                if fall_back(open, budget) {
                     stats.fallbacks += 1;
+                    let threshold = (t, scale);
                     return Some(filtered_pass(
-                        index,
-                        &mut terms,
-                        &offsets,
-                        (t, scale),
-                        k,
-                        scratch,
+                        index, &mut terms, &offsets, threshold, k, scratch,
                     ));
                 }
             }
