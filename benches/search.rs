@@ -97,7 +97,7 @@ fn main() {
             let t = Instant::now();
             run(&mut searcher, &q.1);
             eprintln!(
-                "{name}: first query (range maxima built) {:.1} ms",
+                "{name}: first query (range maxima read or built) {:.1} ms",
                 t.elapsed().as_secs_f64() * 1e3
             );
         }

@@ -53,6 +53,7 @@ pub use reader::Index;
 pub use writer::{AppendOptions, IndexWriter, WriterOptions};
 
 pub(crate) use postings::{BLOCK, PostingList};
+pub(crate) use quant::Quantizer;
 #[cfg(test)]
 pub(crate) use rangemax::ALWAYS_STORE;
 pub(crate) use rangemax::{RANGE_SHIFT, STORED_MIN_DOCS, TermRanges, ranges};

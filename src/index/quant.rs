@@ -122,8 +122,32 @@ impl Quantizer {
         }
     }
 
-    /// Worst-case absolute error of a decoded weight.
-    pub fn max_error(&self) -> f32 {
+    /// A code in *code units*, the scale scoring multiplies in once per
+    /// query term rather than per posting: the `f32` weight itself for raw
+    /// impacts, the integer code for quantized ones.
+    #[inline]
+    pub(crate) fn value(&self, code: u32) -> f32 {
+        match self.scheme {
+            Quantization::F32 => f32::from_bits(code),
+            _ => code as f32,
+        }
+    }
+
+    /// What a query weight is multiplied by so that `factor * value(code)`
+    /// is the posting's contribution: `query_weight` for raw impacts,
+    /// `query_weight * scale` for quantized ones.
+    #[inline]
+    pub(crate) fn factor(&self, query_weight: f32) -> f32 {
+        match self.scheme {
+            Quantization::F32 => query_weight,
+            _ => query_weight * self.scale,
+        }
+    }
+
+    /// Worst-case absolute error of a decoded weight (what the tests bound
+    /// round trips by).
+    #[cfg(test)]
+    pub(crate) fn max_error(&self) -> f32 {
         match self.scheme {
             Quantization::F32 => 0.0,
             _ => self.scale,

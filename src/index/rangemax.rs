@@ -30,7 +30,8 @@ use super::error::IndexError;
 use super::format::{FileWriter, HEADER_LEN, MAGIC_RANGES, MappedFile};
 use super::format::{le_u32, le_u64, to_usize};
 use super::meta::FileMeta;
-use super::postings::{BLOCK, PostingList};
+use super::postings::PostingList;
+use super::quant::Quantizer;
 
 /// Documents per range: `1 << RANGE_SHIFT`.
 pub(crate) const RANGE_SHIFT: u32 = 3;
@@ -269,33 +270,23 @@ impl RangeMax {
     }
 
     /// Builds the same bytes in memory from `lists` (one per dictionary
-    /// entry, `None` when damaged) of a segment of `docs` documents, for
-    /// segments written without a `.bmx`.
+    /// entry, `None` when damaged, impacts quantized by `quant`) of a
+    /// segment of `docs` documents, for segments written without a `.bmx`.
     pub(crate) fn build<'a>(
         lists: impl IndexedParallelIterator<Item = Option<PostingList<'a>>>,
-        raw: bool,
+        quant: Quantizer,
         docs: u32,
     ) -> RangeMax {
         let n_ranges = ranges(docs);
-        let value = |code: u32| {
-            if raw {
-                f32::from_bits(code)
-            } else {
-                code as f32
-            }
-        };
         let parts: Vec<(Vec<u8>, (u32, bool, f32))> = lists
             .map(|list| {
                 let (mut ds, mut vs) = (Vec::new(), Vec::new());
                 if let Some(l) = list {
-                    let (mut d, mut c) = ([0u32; BLOCK], [0u32; BLOCK]);
-                    for b in 0..l.num_blocks() {
-                        let Some(n) = l.decode_block(b, &mut d, &mut c) else {
-                            break;
-                        };
-                        ds.extend_from_slice(&d[..n]);
-                        vs.extend(c[..n].iter().map(|&c| value(c)));
-                    }
+                    // Stops at a damaged block, like every reader.
+                    let _ = l.for_each(|d, c| {
+                        ds.push(d);
+                        vs.push(quant.value(c));
+                    });
                 }
                 let mut out = Vec::new();
                 let entry = encode_term(&ds, |i| vs[i], n_ranges, &mut out);
@@ -364,13 +355,20 @@ impl RangeMax {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::Quantization;
     use crate::index::postings::encode_list;
+
+    /// 16-bit codes: a code's value is the code.
+    const CODES: Quantizer = Quantizer {
+        scheme: Quantization::U16,
+        scale: 1.0,
+    };
 
     fn table(docs: &[u32], codes: &[u32], n_docs: u32) -> RangeMax {
         let mut bytes = Vec::new();
         encode_list(docs, codes, 2, &mut bytes);
         let list = PostingList::new(&bytes, docs.len() as u32, 2).unwrap();
-        RangeMax::build(vec![Some(list)].into_par_iter(), false, n_docs)
+        RangeMax::build(vec![Some(list)].into_par_iter(), CODES, n_docs)
     }
 
     #[test]
@@ -444,7 +442,7 @@ mod tests {
             .iter()
             .map(|(b, n)| PostingList::new(b, *n, 2))
             .collect();
-        let in_memory = RangeMax::build(views.into_par_iter(), false, 5000);
+        let in_memory = RangeMax::build(views.into_par_iter(), CODES, 5000);
         for t in 0..2 {
             let (mut a, mut b) = (vec![0.0f32; ranges(5000)], vec![0.0f32; ranges(5000)]);
             on_disk.term(t).unwrap().add_to(0.5, &mut a);

@@ -111,11 +111,10 @@ impl Segment {
     /// The per-range maxima of every term, built on first use.
     pub(crate) fn range_max(&self) -> &RangeMax {
         self.range_max.get_or_init(|| {
-            let raw = self.quant.max_error() == 0.0;
             let lists = (0..self.terms.len())
                 .into_par_iter()
                 .map(|i| self.list(&self.terms.info(i)));
-            RangeMax::build(lists, raw, self.docs)
+            RangeMax::build(lists, self.quant, self.docs)
         })
     }
 

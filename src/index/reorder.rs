@@ -331,7 +331,7 @@ mod tests {
                 let mut terms: Vec<u32> = (0..10).map(|j| topic * 10 + j).collect();
                 // Drop 4 terms, chosen by a hash of the document.
                 for k in 0..4u32 {
-                    let at = (mix(d * 7 + k) % terms.len() as u64) as usize;
+                    let at = (scramble(d * 7 + k) % terms.len() as u64) as usize;
                     terms.remove(at);
                 }
                 terms
@@ -339,15 +339,8 @@ mod tests {
             .collect()
     }
 
-    fn mix(x: u32) -> u64 {
-        let mut z = u64::from(x).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn topic_of(d: u32, topics: u32) -> u32 {
-        (mix(d) % u64::from(topics)) as u32
+        (scramble(d) % u64::from(topics)) as u32
     }
 
     #[test]

@@ -397,7 +397,6 @@ pub(crate) fn write_postings(
     } else {
         None
     };
-    let raw = quant.max_error() == 0.0;
     w.write_u32(quant.scheme.code())?;
     w.write_u32(quant.scale.to_bits())?;
     w.write_u32(BLOCK as u32)?;
@@ -423,13 +422,7 @@ pub(crate) fn write_postings(
         }
         let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
         if let Some(m) = &mut maxima {
-            m.push(&docs, |i| {
-                if raw {
-                    f32::from_bits(codes[i])
-                } else {
-                    codes[i] as f32
-                }
-            })?;
+            m.push(&docs, |i| quant.value(codes[i]))?;
         }
         let info = TermInfo {
             offset: w.position(),

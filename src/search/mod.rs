@@ -35,7 +35,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use rayon::prelude::*;
 
-use crate::index::{BLOCK, Index};
+use crate::index::{BLOCK, Index, PostingList, Quantizer};
 
 mod pruned;
 
@@ -165,6 +165,8 @@ pub fn search_batch_with(
 pub struct Searcher<'a> {
     index: &'a Index,
     options: SearchOptions,
+    /// `options.prunes(index)`, decided once: it reads every segment's meta.
+    prunes: bool,
     scores: Vec<f32>,
     scratch: pruned::Scratch,
     stats: PruneStats,
@@ -176,6 +178,7 @@ impl<'a> Searcher<'a> {
         Searcher {
             index,
             options,
+            prunes: options.prunes(index),
             scores: Vec::new(),
             scratch: pruned::Scratch::default(),
             stats: PruneStats::default(),
@@ -184,7 +187,7 @@ impl<'a> Searcher<'a> {
 
     /// The top `k` documents for `query`, best first.
     pub fn search(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
-        if self.options.prunes(self.index)
+        if self.prunes
             && let Some(hits) = pruned::search(
                 self.index,
                 query,
@@ -217,8 +220,6 @@ impl<'a> Searcher<'a> {
 /// hits. Damaged lists contribute what decodes; `verify` is what reports
 /// damage.
 fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
-    let mut docs = [0u32; BLOCK];
-    let mut codes = [0u32; BLOCK];
     for seg in &index.segments {
         let base = seg.base as usize;
         let Some(slots) = scores.get_mut(base..base + seg.docs as usize) else {
@@ -231,25 +232,41 @@ fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
             let Some(list) = seg.terms.lookup(term).and_then(|info| seg.list(&info)) else {
                 continue;
             };
-            let quant = seg.quant;
-            let raw = quant.max_error() == 0.0;
-            let factor = if raw { qw } else { qw * quant.scale };
-            for b in 0..list.num_blocks() {
-                let Some(n) = list.decode_block(b, &mut docs, &mut codes) else {
-                    break;
-                };
-                for (&d, &c) in docs[..n].iter().zip(&codes[..n]) {
-                    let w = if raw { f32::from_bits(c) } else { c as f32 };
-                    if let Some(s) = slots.get_mut(d as usize) {
-                        *s += factor * w;
-                    }
-                }
-            }
+            add_list(&list, seg.quant, seg.quant.factor(qw), slots, |_| true);
         }
     }
     for &d in index.deleted_docs() {
         if let Some(s) = scores.get_mut(d as usize) {
             *s = 0.0;
+        }
+    }
+}
+
+/// Adds `factor * quant.value(code)` of every posting of `list` to `slots`
+/// (indexed by the segment's local ordinals), skipping the blocks `keep`
+/// rejects. Exhaustive scoring and pruning's filtered pass both sum scores
+/// here, so their `f32` operations are the same by construction. A
+/// malformed block ends the list.
+fn add_list(
+    list: &PostingList,
+    quant: Quantizer,
+    factor: f32,
+    slots: &mut [f32],
+    mut keep: impl FnMut(usize) -> bool,
+) {
+    let mut docs = [0u32; BLOCK];
+    let mut codes = [0u32; BLOCK];
+    for b in 0..list.num_blocks() {
+        if !keep(b) {
+            continue;
+        }
+        let Some(n) = list.decode_block(b, &mut docs, &mut codes) else {
+            break;
+        };
+        for (&d, &c) in docs[..n].iter().zip(&codes[..n]) {
+            if let Some(s) = slots.get_mut(d as usize) {
+                *s += factor * quant.value(c);
+            }
         }
     }
 }

@@ -31,9 +31,9 @@
 //! Negative query weights would invert the bounds; such queries fall back to
 //! exhaustive scoring (`search` returns `None`).
 
-use super::{Hit, TopK};
+use super::{Hit, TopK, add_list};
 use crate::index::{BLOCK, Index, RANGE_SHIFT, TermRanges, ranges};
-use crate::index::{PostingList, Segment};
+use crate::index::{PostingList, Quantizer, Segment};
 
 const RANGE: usize = 1 << RANGE_SHIFT;
 /// Scoring one range costs about this many postings of a term-at-a-time
@@ -106,10 +106,10 @@ pub(super) struct Scratch {
 struct Term<'a> {
     list: PostingList<'a>,
     maxima: TermRanges<'a>,
-    /// `query_weight * scale` (or `query_weight` for raw `f32` impacts):
-    /// the same factor the exhaustive path multiplies by.
+    /// `quant.factor(query_weight)`: the same factor the exhaustive path
+    /// multiplies by.
     factor: f32,
-    raw: bool,
+    quant: Quantizer,
     /// The block decoded last, to reuse when consecutive ranges share it.
     cached: usize,
     n: usize,
@@ -120,12 +120,7 @@ struct Term<'a> {
 impl Term<'_> {
     #[inline]
     fn contribution(&self, code: u32) -> f32 {
-        let w = if self.raw {
-            f32::from_bits(code)
-        } else {
-            code as f32
-        };
-        self.factor * w
+        self.factor * self.quant.value(code)
     }
 
     /// Decodes block `b` into the cache unless it is there; `false` if the
@@ -297,7 +292,6 @@ fn filtered_pass(
     let n = index.num_docs() as usize;
     scratch.scores.clear();
     scratch.scores.resize(n, 0.0);
-    let (mut docs, mut codes) = ([0u32; BLOCK], [0u32; BLOCK]);
     let mut top = TopK::new(k);
     for (s, seg) in index.segments.iter().enumerate() {
         let first = offsets[s];
@@ -309,22 +303,11 @@ fn filtered_pass(
         };
         let slots = &mut scratch.scores[seg.base as usize..(seg.base + seg.docs) as usize];
         for t in terms[s].iter() {
-            for b in 0..t.list.num_blocks() {
-                let Some(lo) = t.list.first_doc(b) else {
-                    break;
-                };
-                if !is_open(lo, t.list.block_meta(b).last_doc.max(lo)) {
-                    continue;
-                }
-                let Some(m) = t.list.decode_block(b, &mut docs, &mut codes) else {
-                    break;
-                };
-                for (&d, &c) in docs[..m].iter().zip(&codes[..m]) {
-                    if let Some(slot) = slots.get_mut(d as usize) {
-                        *slot += t.contribution(c);
-                    }
-                }
-            }
+            let list = &t.list;
+            add_list(list, t.quant, t.factor, slots, |b| {
+                list.first_doc(b)
+                    .is_some_and(|lo| is_open(lo, list.block_meta(b).last_doc.max(lo)))
+            });
         }
         for r in 0..offsets[s + 1] - first {
             if open[first + r + 1] == open[first + r] {
@@ -347,7 +330,6 @@ fn filtered_pass(
 /// The lists of `query`'s terms in `seg`, in query order; `None` when the
 /// segment's range maxima are damaged (exhaustive scoring then answers).
 fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Option<Vec<Term<'a>>> {
-    let raw = seg.quant.max_error() == 0.0;
     let maxima = seg.range_max();
     let mut terms = Vec::with_capacity(query.len());
     for &(term, qw) in query {
@@ -361,8 +343,8 @@ fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Option<Vec<Term
         terms.push(Term {
             list,
             maxima: maxima.term(at)?,
-            factor: if raw { qw } else { qw * seg.quant.scale },
-            raw,
+            factor: seg.quant.factor(qw),
+            quant: seg.quant,
             cached: usize::MAX,
             n: 0,
             docs: Box::new([0; BLOCK]),
