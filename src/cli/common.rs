@@ -278,3 +278,22 @@ pub fn encode_chunks(
     })?;
     Ok((counts, totals))
 }
+
+/// The library's lock policy for a `--wait` flag.
+pub fn lock_wait(wait: bool) -> splade::index::LockWait {
+    if wait {
+        splade::index::LockWait::Wait
+    } else {
+        splade::index::LockWait::Fail
+    }
+}
+
+/// A refused writer's error, with the flag that would have waited.
+pub fn wait_hint(err: splade::index::IndexError) -> anyhow::Error {
+    match err {
+        splade::index::IndexError::Locked { .. } => {
+            anyhow::anyhow!("{err} (or pass --wait to wait for it)")
+        }
+        other => other.into(),
+    }
+}

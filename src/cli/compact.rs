@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 
-use super::common::note;
+use super::common::{lock_wait, note, wait_hint};
 
 /// Merge all segments into one and drop deleted documents.
 ///
@@ -40,6 +40,11 @@ pub struct CompactArgs {
     /// Renumber documents so that similar ones are neighbours.
     #[arg(long)]
     reorder: bool,
+
+    /// If another splade is writing to the index, wait for it to finish
+    /// instead of failing at once.
+    #[arg(long)]
+    wait: bool,
 }
 
 pub fn run(args: CompactArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -47,8 +52,10 @@ pub fn run(args: CompactArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let options = splade::index::CompactOptions {
         memory_budget: args.memory_budget.saturating_mul(1 << 20),
         reorder: args.reorder,
+        lock_wait: lock_wait(args.wait),
     };
     let stats = splade::index::compact_with(&args.index, &options)
+        .map_err(wait_hint)
         .with_context(|| format!("cannot compact the index at {}", args.index.display()))?;
     note(
         quiet,

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::common::note;
+use splade::index::DeleteOptions;
+
+use super::common::{lock_wait, note, wait_hint};
 
 /// Delete documents by id; searches stop returning them at once.
 ///
@@ -38,6 +40,11 @@ pub struct DeleteArgs {
     /// Skip ids that are not in the index instead of refusing to delete.
     #[arg(long)]
     ignore_missing: bool,
+
+    /// If another splade is writing to the index, wait for it to finish
+    /// instead of failing at once.
+    #[arg(long)]
+    wait: bool,
 }
 
 pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -49,7 +56,12 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         bail!("no ids to delete: give ids or --ids FILE");
     }
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let outcome = splade::index::delete(&args.index, &refs, args.ignore_missing)
+    let options = DeleteOptions {
+        ignore_missing: args.ignore_missing,
+        lock_wait: lock_wait(args.wait),
+    };
+    let outcome = splade::index::delete(&args.index, &refs, &options)
+        .map_err(wait_hint)
         .with_context(|| format!("cannot delete from the index at {}", args.index.display()))?;
     if !outcome.missing.is_empty() {
         note(

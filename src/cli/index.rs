@@ -14,7 +14,7 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::vectors::VectorReader;
 
-use super::common::{InputArgs, ModelArgs, encode_chunks, note, progress};
+use super::common::{InputArgs, ModelArgs, encode_chunks, lock_wait, note, progress, wait_hint};
 use super::search::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
@@ -83,6 +83,11 @@ pub struct IndexArgs {
     #[arg(long, default_value_t = 512)]
     memory_budget: u64,
 
+    /// If another splade is writing to the index, wait for it to finish
+    /// instead of failing at once.
+    #[arg(long)]
+    wait: bool,
+
     #[command(flatten)]
     model: ModelArgs,
 
@@ -111,6 +116,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let options = splade::index::CompactOptions {
             memory_budget: args.memory_budget.saturating_mul(1 << 20),
             reorder: true,
+            lock_wait: lock_wait(args.wait),
         };
         stats = splade::index::compact_with(&args.index, &options)
             .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
@@ -169,6 +175,7 @@ fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
         quantization: args.quantization.unwrap_or_default(),
         store: args.store,
         memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        lock_wait: lock_wait(args.wait),
         ..WriterOptions::default()
     }
 }
@@ -177,16 +184,17 @@ fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
 /// given agree with the index.
 fn open_writer(args: &IndexArgs, model: Option<ModelInfo>) -> anyhow::Result<IndexWriter> {
     if !args.append {
-        return Ok(IndexWriter::create(
-            &args.index,
-            writer_options(args, model),
-        )?);
+        return IndexWriter::create(&args.index, writer_options(args, model))
+            .map_err(wait_hint)
+            .with_context(|| format!("cannot build the index at {}", args.index.display()));
     }
     let options = AppendOptions {
         upsert: args.upsert,
         memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        lock_wait: lock_wait(args.wait),
     };
     let writer = IndexWriter::append(&args.index, options)
+        .map_err(wait_hint)
         .with_context(|| format!("cannot append to the index at {}", args.index.display()))?;
     Ok(writer)
 }

@@ -7,11 +7,14 @@ use std::fs;
 use std::path::Path;
 
 use super::error::IndexError;
-use super::meta::{META_FILE, META_TMP, Meta, read_meta, write_meta};
+use super::format::sync_dir;
+use super::lock::{LOCK_FILE, LockWait, WriteLock};
+use super::meta::{META_FILE, Meta, is_meta_tmp, read_meta, write_meta};
 
-/// Whether a directory entry is one of ours (segment files, temp files).
+/// Whether a directory entry is one of ours that a cleanup may remove
+/// (segment files, temp files; never `meta.json` or the lock file).
 pub(crate) fn is_ours(name: &str) -> bool {
-    name.starts_with("seg-") || name == META_TMP
+    name.starts_with("seg-") || is_meta_tmp(name)
 }
 
 /// The generation a file name carries: `N` of `seg-N.*`, or `G` of a
@@ -30,37 +33,85 @@ pub(crate) fn generation_of(name: &str) -> Option<u64> {
     Some(generation)
 }
 
-/// Checks that `dir` may hold a new index and returns the next generation:
-/// one more than any generation in `meta.json` or in a file name.
-pub(crate) fn prepare_dir(dir: &Path) -> Result<u64, IndexError> {
+/// A change of an index in progress: the held write lock and the
+/// generation the change publishes under.
+pub(crate) struct Change {
+    /// Held from the start of the change until its `meta.json` is published.
+    pub(crate) lock: WriteLock,
+    /// One more than any generation in `meta.json` or in a file name.
+    pub(crate) generation: u64,
+}
+
+/// Starts a build into `dir`: creates it if missing (and makes its entry in
+/// the parent durable), refuses a directory holding files that are not
+/// ours, takes the write lock and removes leftovers of killed builds.
+pub(crate) fn begin_build(dir: &Path, wait: LockWait) -> Result<Change, IndexError> {
     if !dir.exists() {
         fs::create_dir_all(dir).map_err(|e| IndexError::io(dir, e))?;
-        return Ok(1);
-    }
-    let has_meta = dir.join(META_FILE).exists();
-    let mut generation = if has_meta {
-        read_meta(dir).map(|m| m.generation).unwrap_or(0)
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
     } else {
-        0
-    };
+        // Checked before the lock file is created, so that a foreign
+        // directory is left as it was.
+        check_ours(dir)?;
+    }
+    let lock = WriteLock::acquire(dir, wait)?;
+    let generation = prepare_dir(dir)?;
+    Ok(Change { lock, generation })
+}
+
+/// Starts a change (append, delete, compact) of the index in `dir`, which
+/// must exist: takes the write lock, then removes leftovers of killed
+/// writers. The caller opens the index only after this, so that it starts
+/// from the latest commit.
+pub(crate) fn begin_change(dir: &Path, wait: LockWait) -> Result<Change, IndexError> {
+    // Not an index: refuse before creating a lock file in it.
+    read_meta(dir)?;
+    let lock = WriteLock::acquire(dir, wait)?;
+    let generation = prepare_dir(dir)?;
+    Ok(Change { lock, generation })
+}
+
+/// Refuses a directory without `meta.json` that holds files not ours.
+fn check_ours(dir: &Path) -> Result<(), IndexError> {
+    if dir.join(META_FILE).exists() {
+        return Ok(());
+    }
+    match entry_names(dir)?.into_iter().find(|n| !is_ours(n) && n != LOCK_FILE) {
+        Some(entry) => Err(IndexError::NotEmpty {
+            path: dir.to_path_buf(),
+            entry,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The sorted names in `dir`.
+fn entry_names(dir: &Path) -> Result<Vec<String>, IndexError> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| IndexError::io(dir, e))? {
         let entry = entry.map_err(|e| IndexError::io(dir, e))?;
         names.push(entry.file_name().to_string_lossy().into_owned());
     }
     names.sort();
-    for name in names {
-        if !has_meta && !is_ours(&name) {
-            return Err(IndexError::NotEmpty {
-                path: dir.to_path_buf(),
-                entry: name,
-            });
-        }
+    Ok(names)
+}
+
+/// Returns the next generation of `dir` (write lock held) and removes
+/// leftovers of killed or failed writers now, not only at the next commit:
+/// on a full disk they would otherwise stop that commit.
+fn prepare_dir(dir: &Path) -> Result<u64, IndexError> {
+    check_ours(dir)?;
+    let meta = dir.join(META_FILE).exists().then(|| read_meta(dir));
+    let mut generation = match &meta {
+        Some(Ok(m)) => m.generation,
+        _ => 0,
+    };
+    for name in entry_names(dir)? {
         generation = generation.max(generation_of(&name).unwrap_or(0));
     }
-    // Leftovers of killed or failed builds go now, not only at the next
-    // commit: on a full disk they would otherwise stop that commit.
-    match has_meta.then(|| read_meta(dir)) {
+    match meta {
         Some(Ok(meta)) => remove_unreferenced(dir, &meta),
         Some(Err(_)) => {}
         None => remove_ours(dir, |_| false),
@@ -68,18 +119,12 @@ pub(crate) fn prepare_dir(dir: &Path) -> Result<u64, IndexError> {
     Ok(generation + 1)
 }
 
-/// The next generation of an existing index (which must have `meta.json`).
-pub(crate) fn next_generation(dir: &Path) -> Result<u64, IndexError> {
-    read_meta(dir)?;
-    prepare_dir(dir)
-}
-
 /// Publishes `meta` (its new files already written and renamed): fsyncs the
 /// directory, checks that no other writer committed since generation
 /// `base` (when this is a change of an existing index), writes `meta.json`
 /// and removes files it does not reference.
 pub(crate) fn publish(dir: &Path, meta: &Meta, base: Option<u64>) -> Result<(), IndexError> {
-    super::format::sync_dir(dir)?;
+    sync_dir(dir)?;
     if let Some(expected) = base {
         let found = read_meta(dir)?.generation;
         if found != expected {
@@ -95,7 +140,7 @@ pub(crate) fn publish(dir: &Path, meta: &Meta, base: Option<u64>) -> Result<(), 
     Ok(())
 }
 
-/// Removes our files (`seg-*`, `meta.json.tmp`) that `meta` does not
+/// Removes our files (`seg-*`, temp files of `meta.json`) that `meta` does not
 /// reference. Best effort: the commit has already happened, and a file
 /// that cannot be removed now is removed by the next commit.
 fn remove_unreferenced(dir: &Path, meta: &Meta) {

@@ -19,7 +19,8 @@
 
 use std::path::Path;
 
-use super::commit::{prepare_dir, publish};
+use super::commit::{begin_change, publish};
+use super::lock::LockWait;
 use super::docs::{StoredWriter, write_doc_table};
 use super::error::IndexError;
 use super::meta::{Meta, SegmentMeta};
@@ -39,6 +40,7 @@ pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError>
         &CompactOptions {
             memory_budget,
             reorder: false,
+            lock_wait: LockWait::Fail,
         },
     )
 }
@@ -52,15 +54,29 @@ pub struct CompactOptions {
     /// bisection, see `reorder.rs`): block-max pruning then skips most of
     /// the collection. Ties in ranking then break by the new order.
     pub reorder: bool,
+    /// What to do when another writer holds the index.
+    pub lock_wait: LockWait,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        CompactOptions {
+            memory_budget: super::WriterOptions::default().memory_budget,
+            reorder: false,
+            lock_wait: LockWait::Fail,
+        }
+    }
 }
 
 /// [`compact`], optionally reordering the documents.
 pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, IndexError> {
     let memory_budget = options.memory_budget;
+    // The lock first: what is compacted is then the latest commit.
+    let change = begin_change(dir, options.lock_wait)?;
+    let generation = change.generation;
     let index = Index::open(dir)?;
     // Never carry damaged bytes into the new segment.
     index.verify()?;
-    let generation = prepare_dir(dir)?;
     let stem = format!("seg-{generation:06}");
     let old = index.meta();
     let max_weight = old
@@ -159,5 +175,6 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     drop(ids);
     drop(index);
     publish(dir, &meta, Some(base))?;
+    drop(change);
     Ok(super::stats_of(&meta))
 }

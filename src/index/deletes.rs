@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::commit::{next_generation, publish};
+use super::commit::{begin_change, publish};
+use super::lock::LockWait;
 use super::error::IndexError;
 use super::format::{FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64};
 use super::ids::LiveIds;
@@ -129,13 +130,28 @@ pub struct DeleteOutcome {
     pub stats: IndexStats,
 }
 
+/// How [`delete`] goes about it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeleteOptions {
+    /// Report ids that name no live document instead of refusing them.
+    pub ignore_missing: bool,
+    /// What to do when another writer holds the index.
+    pub lock_wait: LockWait,
+}
+
 /// Marks the live documents with the given external ids deleted and
 /// publishes the change atomically through `meta.json`.
 ///
 /// An id that names no live document is an error ([`IndexError::UnknownId`])
-/// and nothing is changed, unless `ignore_missing`, in which case it is
-/// reported in [`DeleteOutcome::missing`].
-pub fn delete(dir: &Path, ids: &[&str], ignore_missing: bool) -> Result<DeleteOutcome, IndexError> {
+/// and nothing is changed, unless `options.ignore_missing`, in which case it
+/// is reported in [`DeleteOutcome::missing`].
+pub fn delete(
+    dir: &Path,
+    ids: &[&str],
+    options: &DeleteOptions,
+) -> Result<DeleteOutcome, IndexError> {
+    // The lock first: the deletes apply to the latest commit.
+    let change = begin_change(dir, options.lock_wait)?;
     let index = Index::open(dir)?;
     let live = LiveIds::build(&index);
     let mut ordinals = Vec::new();
@@ -146,14 +162,14 @@ pub fn delete(dir: &Path, ids: &[&str], ignore_missing: bool) -> Result<DeleteOu
             None => missing.push(id.to_string()),
         }
     }
-    if !missing.is_empty() && !ignore_missing {
+    if !missing.is_empty() && !options.ignore_missing {
         return Err(IndexError::UnknownId {
             path: dir.to_path_buf(),
             ids: missing,
         });
     }
     let before = index.meta().deleted;
-    let meta = with_deletes(&index, &ordinals, next_generation(dir)?)?;
+    let meta = with_deletes(&index, &ordinals, change.generation)?;
     let deleted = meta.deleted - before;
     let base = index.meta().generation;
     drop(live);
@@ -161,6 +177,7 @@ pub fn delete(dir: &Path, ids: &[&str], ignore_missing: bool) -> Result<DeleteOu
     if deleted > 0 {
         publish(dir, &meta, Some(base))?;
     }
+    drop(change);
     Ok(DeleteOutcome {
         deleted,
         missing,

@@ -127,6 +127,25 @@ pub enum IndexError {
         found: u64,
     },
 
+    /// Another writer holds the index's write lock.
+    #[error(
+        "{}: another splade is writing to this index ({}); \
+         try again when it has finished",
+        path.display(),
+        match holder {
+            Some(pid) => format!("process {pid} holds {}", lock.display()),
+            None => format!("it holds {}", lock.display()),
+        }
+    )]
+    Locked {
+        /// The index directory.
+        path: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+        /// The holder's process id, when the lock file names it.
+        holder: Option<u32>,
+    },
+
     /// An append whose settings disagree with the index.
     #[error("{}: {message}", path.display())]
     Incompatible {

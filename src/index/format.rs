@@ -42,10 +42,12 @@ pub(crate) struct FileWriter {
 }
 
 impl FileWriter {
-    /// Creates `<dir>/<name>.tmp` and writes the common header.
+    /// Creates `<dir>/<name>.tmp` and writes the common header. The name is
+    /// fresh (the write lock is held and the generation is new), so the file
+    /// is created new: an existing one is an error, never truncated.
     pub(crate) fn create(dir: &Path, name: &str, magic: &[u8; 8]) -> Result<Self, IndexError> {
         let tmp = dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+        let file = File::create_new(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
         let mut w = FileWriter {
             dir: dir.to_path_buf(),
             name: name.to_string(),

@@ -14,8 +14,19 @@ use super::{FORMAT_VERSION, MIN_FORMAT_VERSION, ModelInfo, Quantization};
 
 /// File name of the commit point.
 pub const META_FILE: &str = "meta.json";
-/// Temporary name of the next commit point.
-pub(crate) const META_TMP: &str = "meta.json.tmp";
+/// The temporary name of the next commit point before version 4, still
+/// cleaned up when found.
+const LEGACY_META_TMP: &str = "meta.json.tmp";
+/// The first format version whose `meta.json` carries a checksum.
+const CHECKSUM_VERSION: u32 = 4;
+/// The checksum line that ends `meta.json` from version 4 on, before its 8
+/// hex digits.
+const CHECKSUM_KEY: &str = ",\n  \"checksum\": \"crc32:";
+
+/// Whether `name` is a temp file of a `meta.json` being written.
+pub(crate) fn is_meta_tmp(name: &str) -> bool {
+    name == LEGACY_META_TMP || (name.starts_with("meta-") && name.ends_with(".json.tmp"))
+}
 
 /// The contents of `meta.json`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -148,20 +159,184 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, IndexError> {
             found: v.format_version,
         });
     }
-    serde_json::from_str(&text).map_err(|e| IndexError::corrupt(&path, e.to_string()))
+    if v.format_version >= CHECKSUM_VERSION {
+        check_checksum(&text).map_err(|message| IndexError::corrupt(&path, message))?;
+    }
+    let meta: Meta =
+        serde_json::from_str(&text).map_err(|e| IndexError::corrupt(&path, e.to_string()))?;
+    check_names(&meta).map_err(|message| IndexError::corrupt(&path, message))?;
+    Ok(meta)
 }
 
-/// Publishes `meta` as `dir/meta.json`: the commit point.
+/// Checks the CRC32 on the last line of a version-4 `meta.json` against the
+/// bytes before it (the JSON as written without that line).
+fn check_checksum(text: &str) -> Result<(), String> {
+    let at = text
+        .rfind(CHECKSUM_KEY)
+        .ok_or("no checksum line at the end")?;
+    let tail = &text[at + CHECKSUM_KEY.len()..];
+    let stated = tail
+        .strip_suffix("\"\n}\n")
+        .filter(|hex| hex.len() == 8)
+        .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+        .ok_or("the checksum line is malformed")?;
+    let actual = crc32fast::hash(format!("{}\n}}", &text[..at]).as_bytes());
+    if actual != stated {
+        return Err(format!(
+            "CRC32 mismatch: computed {actual:08x}, the checksum line says {stated:08x}"
+        ));
+    }
+    Ok(())
+}
+
+/// The JSON of `meta` with its checksum line: the pretty-printed JSON,
+/// whose CRC32 is then added as a last key.
+fn with_checksum(meta: &Meta) -> Result<String, serde_json::Error> {
+    let body = serde_json::to_string_pretty(meta)?;
+    let crc = crc32fast::hash(body.as_bytes());
+    let open = body.strip_suffix("\n}").unwrap_or(&body);
+    Ok(format!("{open}{CHECKSUM_KEY}{crc:08x}\"\n}}\n"))
+}
+
+/// Refuses segment and file names that are not plain names of the
+/// segment's own files: `meta.json` must never make a reader open, or a
+/// cleanup spare, a path outside the index directory.
+fn check_names(meta: &Meta) -> Result<(), String> {
+    let plain = |n: &str| {
+        !n.is_empty() && !n.contains(['/', '\\', '\0']) && n != "." && n != ".."
+    };
+    for seg in &meta.segments {
+        if !plain(&seg.name) || !seg.name.starts_with("seg-") {
+            return Err(format!("segment name `{}` is not a plain `seg-` name", seg.name));
+        }
+        let prefix = format!("{}.", seg.name);
+        if let Some(f) = seg.all_files().find(|f| !plain(&f.name) || !f.name.starts_with(&prefix)) {
+            return Err(format!(
+                "file name `{}` is not a plain name of segment {}",
+                f.name, seg.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Publishes `meta` as `dir/meta.json`: the commit point. The temp file is
+/// named after the generation and created new (the write lock is held, and
+/// leftovers were removed when the change began), never truncated.
 pub(crate) fn write_meta(dir: &Path, meta: &Meta) -> Result<(), IndexError> {
-    let tmp = dir.join(META_TMP);
-    let mut json = serde_json::to_vec_pretty(meta)
-        .map_err(|e| IndexError::io(&tmp, std::io::Error::other(e)))?;
-    json.push(b'\n');
-    let mut f = File::create(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
-    f.write_all(&json).map_err(|e| IndexError::io(&tmp, e))?;
+    let tmp = dir.join(format!("meta-{:06}.json.tmp", meta.generation));
+    let json = with_checksum(meta).map_err(|e| IndexError::io(&tmp, std::io::Error::other(e)))?;
+    let mut f = File::create_new(&tmp).map_err(|e| IndexError::io(&tmp, e))?;
+    f.write_all(json.as_bytes())
+        .map_err(|e| IndexError::io(&tmp, e))?;
     f.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
     drop(f);
     let dest = dir.join(META_FILE);
     fs::rename(&tmp, &dest).map_err(|e| IndexError::io(&dest, e))?;
     sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Meta {
+        Meta {
+            format_version: FORMAT_VERSION,
+            splade_version: "0.1.0".into(),
+            generation: 4,
+            model: None,
+            quantization: Quantization::U16,
+            store: false,
+            docs: 10,
+            deleted: 2,
+            postings: 30,
+            segments: vec![SegmentMeta {
+                name: "seg-000001".into(),
+                docs: 10,
+                terms: 3,
+                postings: 30,
+                max_weight: 2.5,
+                scale: 0.001,
+                files: vec![FileMeta {
+                    name: "seg-000001.pst".into(),
+                    len: 100,
+                    crc32: 7,
+                }],
+                deletes: Some(DeletesMeta {
+                    count: 2,
+                    file: FileMeta {
+                        name: "seg-000001.000004.del".into(),
+                        len: 36,
+                        crc32: 9,
+                    },
+                }),
+                reordered: false,
+            }],
+        }
+    }
+
+    fn written(meta: &Meta) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        write_meta(dir.path(), meta).unwrap();
+        let text = fs::read_to_string(dir.path().join(META_FILE)).unwrap();
+        (dir, text)
+    }
+
+    #[test]
+    fn meta_round_trips_with_its_checksum() {
+        let (dir, text) = written(&sample());
+        assert!(text.contains("\"checksum\": \"crc32:"), "{text}");
+        assert_eq!(read_meta(dir.path()).unwrap(), sample());
+        // The temp file was renamed, not left behind.
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1);
+    }
+
+    #[test]
+    fn any_edit_of_meta_json_is_corruption() {
+        let (dir, text) = written(&sample());
+        let edits = [
+            ("\"deleted\": 2", "\"deleted\": 3"),
+            ("\"max_weight\": 2.5", "\"max_weight\": 3.5"),
+            ("\"crc32\": 7", "\"crc32\": 8"),
+            ("\"checksum\": \"crc32:", "\"checksum\": \"crc32:0"),
+        ];
+        for (from, to) in edits {
+            assert!(text.contains(from), "{from}");
+            fs::write(dir.path().join(META_FILE), text.replacen(from, to, 1)).unwrap();
+            let err = read_meta(dir.path()).unwrap_err();
+            assert!(matches!(err, IndexError::Corrupt { .. }), "{from}: {err}");
+        }
+        // Without its checksum line a version-4 meta.json is refused too.
+        let cut = &text[..text.rfind(CHECKSUM_KEY).unwrap()];
+        fs::write(dir.path().join(META_FILE), format!("{cut}\n}}\n")).unwrap();
+        let err = read_meta(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("no checksum"), "{err}");
+    }
+
+    #[test]
+    fn older_versions_are_read_without_a_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = sample();
+        old.format_version = 3;
+        let json = serde_json::to_string_pretty(&old).unwrap();
+        fs::write(dir.path().join(META_FILE), json).unwrap();
+        assert_eq!(read_meta(dir.path()).unwrap(), old);
+    }
+
+    #[test]
+    fn file_names_must_be_plain_names_of_their_segment() {
+        for bad in ["../seg-000001.000004.del", "/tmp/x", "meta.json", "seg-000002.pst", "seg-000001.a/b"] {
+            let mut meta = sample();
+            meta.segments[0].deletes.as_mut().unwrap().file.name = bad.into();
+            let (dir, _) = written(&meta);
+            let err = read_meta(dir.path()).unwrap_err();
+            assert!(err.to_string().contains("not a plain name"), "{bad}: {err}");
+        }
+        let mut meta = sample();
+        meta.segments[0].name = "..".into();
+        let (dir, _) = written(&meta);
+        assert!(read_meta(dir.path()).is_err());
+    }
 }

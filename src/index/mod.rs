@@ -12,8 +12,10 @@
 //! - `writer` / `reader`: [`IndexWriter`] and [`Index`];
 //! - `deletes`, `compact`: the per-segment deletes bitmaps, [`delete`] and
 //!   [`compact`]; `ids`: from external ids to live ordinals;
-//! - `commit`: fresh names, `meta.json` last, cleanup; every change to an
-//!   index (build, append, delete, compact) publishes through it.
+//! - `lock`: one writer at a time (`write.lock`);
+//! - `commit`: the lock, fresh names, `meta.json` last, cleanup; every
+//!   change to an index (build, append, delete, compact) begins and
+//!   publishes through it.
 //!
 //! Terms are token *strings*, so an index can be built from pre-encoded
 //! vectors without a model; the caller maps vocabulary ids to tokens.
@@ -25,6 +27,7 @@ mod docs;
 mod error;
 mod format;
 mod ids;
+mod lock;
 mod meta;
 mod postings;
 mod quant;
@@ -45,8 +48,9 @@ pub(crate) mod testutil;
 use serde::{Deserialize, Serialize};
 
 pub use compact::{CompactOptions, compact, compact_with};
-pub use deletes::{DeleteOutcome, delete};
+pub use deletes::{DeleteOptions, DeleteOutcome, delete};
 pub use error::IndexError;
+pub use lock::{LOCK_FILE, LockWait};
 pub use meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
 pub use quant::Quantization;
 pub use reader::Index;
@@ -61,8 +65,9 @@ pub(crate) use reader::Segment;
 
 /// Version of the on-disk format written by this build. Bumped by every
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
-/// segments.
-pub const FORMAT_VERSION: u32 = 3;
+/// segments, version 3 per-range term maxima (`.bmx`), version 4 a
+/// checksum in `meta.json`.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The oldest format version this build still reads. A version-1 index is a
 /// version-2 index without deletes; appending to it or deleting from it

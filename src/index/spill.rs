@@ -6,6 +6,11 @@
 //! runs are merged by token; for one token, runs are concatenated in order,
 //! which is doc order because ordinals only grow. Weights stay raw `f32`
 //! until that final pass, so spilling never changes the output bytes.
+//!
+//! A run ends with an end mark (`u32::MAX` where a token length would be)
+//! and the CRC32 of every byte before the mark: a run damaged or cut short
+//! on disk between its spill and the merge fails the build instead of
+//! becoming part of the index.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -20,6 +25,12 @@ pub(crate) type List = Vec<(u32, f32)>;
 
 /// Estimated bytes of bookkeeping per distinct token held in memory.
 const TERM_OVERHEAD: u64 = 64;
+
+/// Where a token length would be: the run's end, followed by its CRC32.
+const END_MARK: u32 = u32::MAX;
+
+/// Longest token a run may name; longer means the run is damaged.
+const MAX_TOKEN_BYTES: u32 = 1 << 24;
 
 /// Postings accumulated so far, in memory and in spilled runs.
 pub(crate) struct Accumulator {
@@ -95,19 +106,26 @@ impl Accumulator {
             .dir
             .join(format!("{}.run-{}.tmp", self.stem, self.runs.len()));
         let io = |e| IndexError::io(&path, e);
-        let mut out = BufWriter::with_capacity(1 << 16, File::create(&path).map_err(io)?);
+        // A fresh name under the held write lock: created new, never truncated.
+        let file = File::create_new(&path).map_err(io)?;
+        let mut out = HashingWriter {
+            out: BufWriter::with_capacity(1 << 16, file),
+            hasher: crc32fast::Hasher::new(),
+        };
         for (term, list) in self.take_sorted() {
             let count = list.len() as u32;
-            out.write_all(&(term.len() as u32).to_le_bytes())
-                .map_err(io)?;
-            out.write_all(term.as_bytes()).map_err(io)?;
-            out.write_all(&count.to_le_bytes()).map_err(io)?;
+            out.put(&(term.len() as u32).to_le_bytes()).map_err(io)?;
+            out.put(term.as_bytes()).map_err(io)?;
+            out.put(&count.to_le_bytes()).map_err(io)?;
             for (doc, w) in list {
-                out.write_all(&doc.to_le_bytes()).map_err(io)?;
-                out.write_all(&w.to_bits().to_le_bytes()).map_err(io)?;
+                out.put(&doc.to_le_bytes()).map_err(io)?;
+                out.put(&w.to_bits().to_le_bytes()).map_err(io)?;
             }
         }
-        out.flush().map_err(io)?;
+        let crc = out.hasher.clone().finalize();
+        out.out.write_all(&END_MARK.to_le_bytes()).map_err(io)?;
+        out.out.write_all(&crc.to_le_bytes()).map_err(io)?;
+        out.out.flush().map_err(io)?;
         self.runs.push(path);
         Ok(())
     }
@@ -148,6 +166,8 @@ fn merge_runs(
         let mut r = RunReader {
             path,
             input: BufReader::with_capacity(1 << 16, file),
+            hasher: crc32fast::Hasher::new(),
+            done: false,
         };
         let head = r.next()?;
         if let Some((t, _)) = &head {
@@ -181,49 +201,151 @@ fn merge_runs(
     Ok(())
 }
 
-/// Sequential reader of one run file.
+/// A run being written, hashed as it goes.
+struct HashingWriter {
+    out: BufWriter<File>,
+    hasher: crc32fast::Hasher,
+}
+
+impl HashingWriter {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hasher.update(bytes);
+        self.out.write_all(bytes)
+    }
+}
+
+/// Sequential reader of one run file, checking its CRC32 at the end mark.
 struct RunReader<'a> {
     path: &'a Path,
     input: BufReader<File>,
+    hasher: crc32fast::Hasher,
+    done: bool,
 }
 
 impl RunReader<'_> {
-    fn u32(&mut self) -> Result<Option<u32>, IndexError> {
-        let mut b = [0u8; 4];
-        match self.input.read_exact(&mut b) {
-            Ok(()) => Ok(Some(u32::from_le_bytes(b))),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+    /// Reads exactly `b.len()` bytes; the end of the file here means the
+    /// run was cut short.
+    fn fill(&mut self, b: &mut [u8]) -> Result<(), IndexError> {
+        match self.input.read_exact(b) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(IndexError::corrupt(
+                self.path,
+                "spilled run ends before its end mark (truncated)",
+            )),
             Err(e) => Err(IndexError::io(self.path, e)),
         }
     }
 
-    fn need(&mut self) -> Result<u32, IndexError> {
-        self.u32()?
-            .ok_or_else(|| IndexError::io(self.path, std::io::ErrorKind::UnexpectedEof.into()))
+    /// The next `u32`, unhashed.
+    fn raw_u32(&mut self) -> Result<u32, IndexError> {
+        let mut b = [0u8; 4];
+        self.fill(&mut b)?;
+        Ok(u32::from_le_bytes(b))
     }
 
-    /// The next token and its postings, `None` at the end of the run.
+    /// The next `u32`, hashed.
+    fn need(&mut self) -> Result<u32, IndexError> {
+        let v = self.raw_u32()?;
+        self.hasher.update(&v.to_le_bytes());
+        Ok(v)
+    }
+
+    /// The next token and its postings, `None` at the end of the run (once
+    /// its CRC32 matched).
     fn next(&mut self) -> Result<Option<(String, List)>, IndexError> {
-        let Some(len) = self.u32()? else {
+        if self.done {
             return Ok(None);
-        };
-        let mut term = vec![0u8; len as usize];
-        self.input
-            .read_exact(&mut term)
-            .map_err(|e| IndexError::io(self.path, e))?;
-        let term = String::from_utf8(term).map_err(|e| {
-            IndexError::io(
+        }
+        let len = self.raw_u32()?;
+        if len == END_MARK {
+            self.done = true;
+            let stated = self.raw_u32()?;
+            let actual = self.hasher.clone().finalize();
+            if stated != actual {
+                return Err(IndexError::corrupt(
+                    self.path,
+                    format!("spilled run CRC32 mismatch: computed {actual:08x}, stored {stated:08x}"),
+                ));
+            }
+            return Ok(None);
+        }
+        self.hasher.update(&len.to_le_bytes());
+        if len > MAX_TOKEN_BYTES {
+            return Err(IndexError::corrupt(
                 self.path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
-            )
-        })?;
+                format!("spilled run names a token of {len} bytes"),
+            ));
+        }
+        let mut term = vec![0u8; len as usize];
+        self.fill(&mut term)?;
+        self.hasher.update(&term);
+        let term = String::from_utf8(term)
+            .map_err(|_| IndexError::corrupt(self.path, "spilled run holds a non-UTF-8 token"))?;
         let count = self.need()?;
-        let mut list = List::with_capacity(count as usize);
+        // Capacity bounded: a damaged count fails at the CRC, not in malloc.
+        let mut list = List::with_capacity(count.min(1 << 16) as usize);
         for _ in 0..count {
             let doc = self.need()?;
             let w = f32::from_bits(self.need()?);
             list.push((doc, w));
         }
         Ok(Some((term, list)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An accumulator that spilled two runs of three documents each.
+    fn spilled(dir: &Path) -> Accumulator {
+        let mut acc = Accumulator::new(dir, "seg-000001", 1);
+        for doc in 0..6u32 {
+            acc.add(doc, &[("alpha", 1.0 + doc as f32), ("beta", 0.5)])
+                .unwrap();
+        }
+        assert!(acc.runs() >= 2, "the test needs spilled runs");
+        acc
+    }
+
+    fn drained(acc: Accumulator) -> Result<Vec<(String, List)>, IndexError> {
+        let mut out = Vec::new();
+        acc.drain(|t, l| {
+            out.push((t.to_string(), l.clone()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn runs_merge_back_to_what_was_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let all = drained(spilled(dir.path())).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, "alpha");
+        let docs: Vec<u32> = all[0].1.iter().map(|p| p.0).collect();
+        assert_eq!(docs, (0..6).collect::<Vec<_>>());
+        assert_eq!(all[1].1.len(), 6);
+    }
+
+    #[test]
+    fn a_damaged_or_truncated_run_fails_the_merge() {
+        let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+            ("flipped weight", |b| b[12] ^= 0x40),
+            ("truncated", |b| b.truncate(b.len() - 3)),
+            ("no end mark", |b| b.truncate(b.len() - 8)),
+        ];
+        for (what, damage) in damages {
+            let dir = tempfile::tempdir().unwrap();
+            let acc = spilled(dir.path());
+            let run = dir.path().join("seg-000001.run-0.tmp");
+            let mut bytes = fs::read(&run).unwrap();
+            damage(&mut bytes);
+            fs::write(&run, bytes).unwrap();
+            match drained(acc) {
+                Err(IndexError::Corrupt { path, .. }) => assert_eq!(path, run, "{what}"),
+                other => panic!("{what}: expected a corrupt run, got {other:?}"),
+            }
+        }
     }
 }

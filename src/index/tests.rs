@@ -174,18 +174,20 @@ fn version_mismatch_messages() {
     small_index(dir.path());
     let meta_path = dir.path().join(META_FILE);
     let orig = fs::read_to_string(&meta_path).unwrap();
-    let newer = orig.replace("\"format_version\": 3", "\"format_version\": 7");
+    let current = format!("\"format_version\": {FORMAT_VERSION}");
+    assert!(orig.contains(&current), "{orig}");
+    let newer = orig.replace(&current, "\"format_version\": 7");
     fs::write(&meta_path, newer.replace("\"segments\"", "\"renamed\"")).unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
     assert!(
         msg.contains(
-            "index format version 7 is newer than this splade supports (3); upgrade splade"
+            &format!("index format version 7 is newer than this splade supports ({FORMAT_VERSION}); upgrade splade")
         ),
         "{msg}"
     );
     fs::write(
         &meta_path,
-        orig.replace("\"format_version\": 3", "\"format_version\": 0"),
+        orig.replace(&current, "\"format_version\": 0"),
     )
     .unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
@@ -197,17 +199,17 @@ fn version_mismatch_messages() {
     // A segment file with another version in its header.
     let path = dir.path().join("seg-000001.ter");
     let mut bytes = fs::read(&path).unwrap();
-    bytes[8..12].copy_from_slice(&4u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
     fs::write(&path, &bytes).unwrap();
     let err = Index::open(dir.path()).err().unwrap();
     assert!(
         matches!(
             err,
             IndexError::Version {
-                expected: 3,
-                found: 4,
+                expected: FORMAT_VERSION,
+                found,
                 ..
-            }
+            } if found == FORMAT_VERSION + 1
         ),
         "{err}"
     );
@@ -255,7 +257,8 @@ fn not_an_index_and_foreign_directories() {
             "meta.json",
             "seg-000005.doc",
             "seg-000005.pst",
-            "seg-000005.ter"
+            "seg-000005.ter",
+            "write.lock"
         ]
     );
 }
@@ -340,7 +343,8 @@ fn unfinished_writer_leaves_previous_index_intact() {
             "meta.json",
             "seg-000010.doc",
             "seg-000010.pst",
-            "seg-000010.ter"
+            "seg-000010.ter",
+            "write.lock"
         ]
     );
     assert_eq!(Index::open(dir.path()).unwrap().meta().generation, 10);

@@ -11,12 +11,13 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
-use super::commit::{prepare_dir, publish};
+use super::commit::{Change, begin_build, begin_change, publish};
 use super::deletes::with_deletes;
 use super::docs::{StoredWriter, write_doc_table};
 use super::error::IndexError;
 use super::format::{FileWriter, MAGIC_POSTINGS};
 use super::ids::{LiveIds, hash_id};
+use super::lock::{LockWait, WriteLock};
 use super::meta::{FileMeta, Meta, SegmentMeta};
 use super::postings::{BLOCK, encode_list};
 use super::quant::Quantizer;
@@ -39,6 +40,8 @@ pub struct WriterOptions {
     pub memory_budget: u64,
     /// Version of splade writing the index.
     pub splade_version: String,
+    /// What to do when another writer holds the index.
+    pub lock_wait: LockWait,
 }
 
 impl Default for WriterOptions {
@@ -49,6 +52,7 @@ impl Default for WriterOptions {
             store: false,
             memory_budget: 512 << 20,
             splade_version: env!("CARGO_PKG_VERSION").to_string(),
+            lock_wait: LockWait::Fail,
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct IndexWriter {
     postings: u64,
     /// The index appended to, when appending.
     base: Option<Base>,
+    /// Held until the commit is published (or the writer dropped).
+    _lock: WriteLock,
 }
 
 /// How to append to an index. Quantization, stored fields and model come
@@ -91,6 +97,8 @@ pub struct AppendOptions {
     pub upsert: bool,
     /// Bytes of in-memory postings before a sorted run is spilled to disk.
     pub memory_budget: u64,
+    /// What to do when another writer holds the index.
+    pub lock_wait: LockWait,
 }
 
 impl Default for AppendOptions {
@@ -98,6 +106,7 @@ impl Default for AppendOptions {
         AppendOptions {
             upsert: false,
             memory_budget: WriterOptions::default().memory_budget,
+            lock_wait: LockWait::Fail,
         }
     }
 }
@@ -113,9 +122,17 @@ struct Base {
 
 impl IndexWriter {
     /// Prepares a build into `dir` (created if missing). Refuses a non-empty
-    /// directory that is neither an index nor leftovers of one.
+    /// directory that is neither an index nor leftovers of one, and a
+    /// directory another writer holds ([`IndexError::Locked`], unless
+    /// `options.lock_wait` says wait).
     pub fn create(dir: &Path, options: WriterOptions) -> Result<IndexWriter, IndexError> {
-        let generation = prepare_dir(dir)?;
+        let change = begin_build(dir, options.lock_wait)?;
+        Self::start(dir, options, change)
+    }
+
+    /// A writer of a new segment under the held `change`.
+    fn start(dir: &Path, options: WriterOptions, change: Change) -> Result<IndexWriter, IndexError> {
+        let Change { lock, generation } = change;
         let stem = format!("seg-{generation:06}");
         let stored = if options.store {
             Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
@@ -138,6 +155,7 @@ impl IndexWriter {
             max_weight: 0.0,
             postings: 0,
             base: None,
+            _lock: lock,
         })
     }
 
@@ -146,6 +164,8 @@ impl IndexWriter {
     /// the documents they replace (`upsert`). Until then searches see the
     /// index as it was.
     pub fn append(dir: &Path, options: AppendOptions) -> Result<IndexWriter, IndexError> {
+        // The lock first: the index appended to is then the latest commit.
+        let change = begin_change(dir, options.lock_wait)?;
         let index = Index::open(dir)?;
         let meta = index.meta();
         let writer_options = WriterOptions {
@@ -153,10 +173,11 @@ impl IndexWriter {
             quantization: meta.quantization,
             store: meta.store,
             memory_budget: options.memory_budget,
+            lock_wait: options.lock_wait,
             ..WriterOptions::default()
         };
         let live = LiveIds::build(&index);
-        let mut writer = IndexWriter::create(dir, writer_options)?;
+        let mut writer = IndexWriter::start(dir, writer_options, change)?;
         writer.base = Some(Base {
             index,
             live,

@@ -124,7 +124,7 @@ fn pruned_equals_exhaustive_across_segments_and_deletes() {
     }
     let ids: Vec<String> = (0..1500).step_by(3).map(|i| format!("d{i}")).collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    crate::index::delete(dir.path(), &refs, false).unwrap();
+    crate::index::delete(dir.path(), &refs, &Default::default()).unwrap();
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.segments.len(), 3);
     assert!(!index.deleted_docs().is_empty());
@@ -251,6 +251,7 @@ fn reordering_keeps_every_score_and_pruning_exact() {
     let options = crate::index::CompactOptions {
         memory_budget: 1 << 20,
         reorder: true,
+        ..Default::default()
     };
     crate::index::compact_with(dir.path(), &options).unwrap();
     let after = Index::open(dir.path()).unwrap();
@@ -282,9 +283,10 @@ fn plain_compaction_keeps_the_reordered_mark() {
     let options = |reorder| crate::index::CompactOptions {
         memory_budget: 1 << 20,
         reorder,
+        ..Default::default()
     };
     crate::index::compact_with(dir.path(), &options(true)).unwrap();
-    crate::index::delete(dir.path(), &["d3"], false).unwrap();
+    crate::index::delete(dir.path(), &["d3"], &Default::default()).unwrap();
     crate::index::compact_with(dir.path(), &options(false)).unwrap();
     let index = Index::open(dir.path()).unwrap();
     assert!(index.meta().segments[0].reordered);

@@ -98,7 +98,7 @@ fn append_delete_compact_equal_a_fresh_build() {
             (Some(5), Some(3))
         );
         assert_eq!(info["segments"], 2);
-        assert_eq!(info["format_version"], 3);
+        assert_eq!(info["format_version"], splade::index::FORMAT_VERSION);
         ok(dir, &["verify", "--index", &live]);
         let want = run_queries(dir, &fresh);
         let appended = run_queries(dir, &live);
@@ -306,7 +306,7 @@ fn version_1_index_opens_searches_and_accepts_appends() {
         ],
     ));
     assert!(!hits.is_empty());
-    // Changing it writes a version-3 meta.json; the version-1 files stay.
+    // Changing it writes a current-version meta.json; the version-1 files stay.
     std::fs::write(
         dir.join("v.jsonl"),
         "{\"id\":\"d9\",\"vector\":{\"law\":3.0}}\n",
@@ -319,7 +319,7 @@ fn version_1_index_opens_searches_and_accepts_appends() {
     ok(dir, &["delete", "d2", "--index", "v1"]);
     ok(dir, &["verify", "--index", "v1"]);
     let index = splade::index::Index::open(&idx).unwrap();
-    assert_eq!(index.meta().format_version, 3);
+    assert_eq!(index.meta().format_version, splade::index::FORMAT_VERSION);
     let hits = splade::search::search(&index, &[("law", 1.0)], 10);
     let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc)).collect();
     assert_eq!(ids, ["d9", "d5"]);

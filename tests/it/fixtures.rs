@@ -15,31 +15,33 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// The real splade-tiny checkpoint, or `None` with a note on stderr.
-pub fn real_model(test: &str) -> Option<PathBuf> {
+/// The real splade-tiny checkpoint: `SPLADE_TEST_MODEL`, else
+/// `../shared/models/splade-tiny`. Tests that call it are
+/// `#[ignore = "needs the real model ..."]`, so that where the model is
+/// absent they show as ignored in the summary, never as a silent `ok`; run
+/// with `-- --include-ignored` (as `.ci/run` does), they fail loudly when it
+/// is missing.
+pub fn real_model() -> PathBuf {
     let dir = std::env::var_os("SPLADE_TEST_MODEL")
         .map(PathBuf::from)
-        .or_else(|| shared_dir().map(|s| s.join("models/splade-tiny")));
-    match dir {
-        Some(d) if d.join("model.safetensors").is_file() => Some(d),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: no real model (set SPLADE_TEST_MODEL to a folder with splade-tiny)"
-            );
-            None
-        }
-    }
+        .or_else(|| shared_dir().map(|s| s.join("models/splade-tiny")))
+        .expect("no real model: set SPLADE_TEST_MODEL to a folder with splade-tiny");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no real model at {} (SPLADE_TEST_MODEL or ../shared/models/splade-tiny)",
+        dir.display()
+    );
+    dir
 }
 
-/// A file of the shared folder, or `None` with a note on stderr.
-pub fn shared_file(test: &str, rel: &str) -> Option<PathBuf> {
-    match shared_dir().map(|d| d.join(rel)) {
-        Some(p) if p.exists() => Some(p),
-        _ => {
-            eprintln!("SKIPPED {test}: ../shared/{rel} is not available");
-            None
-        }
-    }
+/// A file of the shared folder; like [`real_model`], its tests are
+/// `#[ignore]`d and fail loudly when it is missing.
+pub fn shared_file(rel: &str) -> PathBuf {
+    let path = shared_dir()
+        .map(|d| d.join(rel))
+        .expect("../shared is not available (set SPLADE_SHARED)");
+    assert!(path.exists(), "../shared/{rel} is not available");
+    path
 }
 
 /// Words of the tiny tokenizer's vocabulary (after the special tokens).
