@@ -78,7 +78,10 @@ fn check_ours(dir: &Path) -> Result<(), IndexError> {
     if dir.join(META_FILE).exists() {
         return Ok(());
     }
-    match entry_names(dir)?.into_iter().find(|n| !is_ours(n) && n != LOCK_FILE) {
+    match entry_names(dir)?
+        .into_iter()
+        .find(|n| !is_ours(n) && n != LOCK_FILE)
+    {
         Some(entry) => Err(IndexError::NotEmpty {
             path: dir.to_path_buf(),
             entry,

@@ -20,9 +20,9 @@
 use std::path::Path;
 
 use super::commit::{begin_change, publish};
-use super::lock::LockWait;
 use super::docs::{StoredWriter, write_doc_table};
 use super::error::IndexError;
+use super::lock::LockWait;
 use super::meta::{Meta, SegmentMeta};
 use super::quant::Quantizer;
 use super::reader::Index;

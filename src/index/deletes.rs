@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::commit::{begin_change, publish};
-use super::lock::LockWait;
 use super::error::IndexError;
 use super::format::{FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64};
 use super::ids::LiveIds;
+use super::lock::LockWait;
 use super::meta::{DeletesMeta, Meta};
 use super::reader::Index;
 use super::{FORMAT_VERSION, IndexStats};

@@ -202,15 +202,19 @@ fn with_checksum(meta: &Meta) -> Result<String, serde_json::Error> {
 /// segment's own files: `meta.json` must never make a reader open, or a
 /// cleanup spare, a path outside the index directory.
 fn check_names(meta: &Meta) -> Result<(), String> {
-    let plain = |n: &str| {
-        !n.is_empty() && !n.contains(['/', '\\', '\0']) && n != "." && n != ".."
-    };
+    let plain = |n: &str| !n.is_empty() && !n.contains(['/', '\\', '\0']) && n != "." && n != "..";
     for seg in &meta.segments {
         if !plain(&seg.name) || !seg.name.starts_with("seg-") {
-            return Err(format!("segment name `{}` is not a plain `seg-` name", seg.name));
+            return Err(format!(
+                "segment name `{}` is not a plain `seg-` name",
+                seg.name
+            ));
         }
         let prefix = format!("{}.", seg.name);
-        if let Some(f) = seg.all_files().find(|f| !plain(&f.name) || !f.name.starts_with(&prefix)) {
+        if let Some(f) = seg
+            .all_files()
+            .find(|f| !plain(&f.name) || !f.name.starts_with(&prefix))
+        {
             return Err(format!(
                 "file name `{}` is not a plain name of segment {}",
                 f.name, seg.name
@@ -327,7 +331,13 @@ mod tests {
 
     #[test]
     fn file_names_must_be_plain_names_of_their_segment() {
-        for bad in ["../seg-000001.000004.del", "/tmp/x", "meta.json", "seg-000002.pst", "seg-000001.a/b"] {
+        for bad in [
+            "../seg-000001.000004.del",
+            "/tmp/x",
+            "meta.json",
+            "seg-000002.pst",
+            "seg-000001.a/b",
+        ] {
             let mut meta = sample();
             meta.segments[0].deletes.as_mut().unwrap().file.name = bad.into();
             let (dir, _) = written(&meta);

@@ -264,7 +264,9 @@ impl RunReader<'_> {
             if stated != actual {
                 return Err(IndexError::corrupt(
                     self.path,
-                    format!("spilled run CRC32 mismatch: computed {actual:08x}, stored {stated:08x}"),
+                    format!(
+                        "spilled run CRC32 mismatch: computed {actual:08x}, stored {stated:08x}"
+                    ),
                 ));
             }
             return Ok(None);
@@ -330,7 +332,8 @@ mod tests {
 
     #[test]
     fn a_damaged_or_truncated_run_fails_the_merge() {
-        let damages: [(&str, fn(&mut Vec<u8>)); 3] = [
+        type Damage = fn(&mut Vec<u8>);
+        let damages: [(&str, Damage); 3] = [
             ("flipped weight", |b| b[12] ^= 0x40),
             ("truncated", |b| b.truncate(b.len() - 3)),
             ("no end mark", |b| b.truncate(b.len() - 8)),

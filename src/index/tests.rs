@@ -185,11 +185,7 @@ fn version_mismatch_messages() {
         ),
         "{msg}"
     );
-    fs::write(
-        &meta_path,
-        orig.replace(&current, "\"format_version\": 0"),
-    )
-    .unwrap();
+    fs::write(&meta_path, orig.replace(&current, "\"format_version\": 0")).unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
     assert!(
         msg.contains("version 0 is older") && msg.contains("rebuild the index with `splade index`"),

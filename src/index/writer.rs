@@ -131,7 +131,11 @@ impl IndexWriter {
     }
 
     /// A writer of a new segment under the held `change`.
-    fn start(dir: &Path, options: WriterOptions, change: Change) -> Result<IndexWriter, IndexError> {
+    fn start(
+        dir: &Path,
+        options: WriterOptions,
+        change: Change,
+    ) -> Result<IndexWriter, IndexError> {
         let Change { lock, generation } = change;
         let stem = format!("seg-{generation:06}");
         let stored = if options.store {

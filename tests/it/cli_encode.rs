@@ -179,7 +179,10 @@ fn broken_pipe_exits_zero() {
 }
 
 #[test]
-#[ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared); run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
 fn real_model_encodes_cranfield_head() {
     let (model, corpus) = (real_model(), shared_file("data/cranfield/corpus.jsonl"));
     let script = format!(

@@ -311,7 +311,7 @@ fn killed_build_leaves_the_previous_index_readable() {
 }
 
 #[test]
-#[ignore = "needs ../shared; run with -- --include-ignored"]
+#[cfg_attr(not(splade_shared), ignore = "needs ../shared")]
 fn eval_of_the_reference_run_gives_the_reference_metrics() {
     let (qrels, run, metrics) = (
         shared_file("data/cranfield/qrels.tsv"),
@@ -346,7 +346,10 @@ fn eval_of_the_reference_run_gives_the_reference_metrics() {
 /// The acceptance check on the smallest collection: index with the real
 /// model through the CLI, then eval; nDCG@10 within 0.002 of the reference.
 #[test]
-#[ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared); run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
 fn real_model_cranfield_matches_reference_ndcg() {
     let (model, data, metrics) = (
         real_model(),

@@ -82,7 +82,10 @@ fn check(encoder: &Encoder, texts: &[String], want: &[HashMap<u32, f32>]) {
 }
 
 #[test]
-#[ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared); run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
 fn vectors_match_the_reference_batched() {
     let (encoder, (texts, want)) = (load(32), reference());
     assert_eq!(texts.len(), 119);
@@ -90,14 +93,20 @@ fn vectors_match_the_reference_batched() {
 }
 
 #[test]
-#[ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared); run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
 fn vectors_match_the_reference_one_at_a_time() {
     let (encoder, (texts, want)) = (load(1), reference());
     check(&encoder, &texts, &want);
 }
 
 #[test]
-#[ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared); run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
 fn model_card_scores_match() {
     let (encoder, path) = (load(8), shared_file("reference/card_similarity.json"));
     let card: serde_json::Value =
@@ -125,11 +134,14 @@ fn model_card_scores_match() {
 
 /// `--precision bf16` is opt-in and not at parity; it must stay close.
 #[test]
-#[ignore = "needs AVX512_BF16 and the real model; run with -- --include-ignored"]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared, splade_cpu_bf16)),
+    ignore = "needs AVX512_BF16, the real model and ../shared"
+)]
 fn bf16_vectors_stay_close_to_the_reference() {
     assert!(
         splade::encoder::bf16::available(),
-        "this CPU lacks AVX512_BF16: run without --include-ignored"
+        "this CPU lacks AVX512_BF16, but the build saw it"
     );
     let (dir, (texts, want)) = (real_model(), reference());
     let options = EncoderOptions {

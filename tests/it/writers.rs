@@ -67,7 +67,9 @@ fn spawn(dir: &Path, op: &Op, name: &str, wait: bool) -> Child {
     let mut args: Vec<String> = match op {
         Op::Append(ids) => {
             std::fs::write(dir.join(name), vectors(ids)).unwrap();
-            ["index", "--append", "--vectors", name].map(String::from).to_vec()
+            ["index", "--append", "--vectors", name]
+                .map(String::from)
+                .to_vec()
         }
         Op::Delete(ids) => {
             let mut a = vec!["delete".to_string(), "--ignore-missing".to_string()];
@@ -75,7 +77,9 @@ fn spawn(dir: &Path, op: &Op, name: &str, wait: bool) -> Child {
             a
         }
         Op::Compact => vec!["compact".to_string()],
-        Op::Rebuild => ["index", "--vectors", "base.jsonl"].map(String::from).to_vec(),
+        Op::Rebuild => ["index", "--vectors", "base.jsonl"]
+            .map(String::from)
+            .to_vec(),
     };
     args.extend(["--index".to_string(), "idx".to_string(), "-q".to_string()]);
     if wait {
@@ -154,7 +158,10 @@ fn race(rounds: usize, wait: bool, seed: u64) -> usize {
     let dir = tmp.path();
     let base: Vec<String> = base_ids().into_iter().collect();
     std::fs::write(dir.join("base.jsonl"), vectors(&base)).unwrap();
-    ok(dir, &["index", "--vectors", "base.jsonl", "--index", "idx", "-q"]);
+    ok(
+        dir,
+        &["index", "--vectors", "base.jsonl", "--index", "idx", "-q"],
+    );
     let mut live = live_ids(dir);
     let mut rng = Rng(seed);
     let mut refused = 0;
@@ -203,7 +210,10 @@ fn concurrent_writers_never_corrupt_the_index() {
     let refused = race(50, false, 7);
     eprintln!("concurrent writers: {refused} writers refused for the lock in 50 rounds");
     // The writers did overlap: otherwise this test checked nothing.
-    assert!(refused > 0, "no writer ever met another: no race was tested");
+    assert!(
+        refused > 0,
+        "no writer ever met another: no race was tested"
+    );
 }
 
 #[test]
@@ -217,7 +227,10 @@ fn a_writer_names_the_process_holding_the_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("v.jsonl"), vectors(&["d1".to_string()])).unwrap();
-    ok(dir, &["index", "--vectors", "v.jsonl", "--index", "idx", "-q"]);
+    ok(
+        dir,
+        &["index", "--vectors", "v.jsonl", "--index", "idx", "-q"],
+    );
     let lock = std::fs::OpenOptions::new()
         .write(true)
         .open(dir.join("idx/write.lock"))
@@ -225,7 +238,14 @@ fn a_writer_names_the_process_holding_the_lock() {
     lock.try_lock().unwrap();
     std::fs::write(dir.join("idx/write.lock"), "4242\n").unwrap();
     for args in [
-        &["index", "--append", "--vectors", "v.jsonl", "--index", "idx"][..],
+        &[
+            "index",
+            "--append",
+            "--vectors",
+            "v.jsonl",
+            "--index",
+            "idx",
+        ][..],
         &["delete", "d1", "--index", "idx"],
         &["compact", "--index", "idx"],
         &["index", "--vectors", "v.jsonl", "--index", "idx"],
