@@ -182,14 +182,23 @@ pub fn progress(total_bytes: Option<u64>, quiet: bool, what: &str) -> ProgressBa
     bar
 }
 
-/// True when an error (or one of its causes) is a closed pipe.
+/// True when an error (or one of its causes) is a closed pipe
+/// (`splade ... | head`), which ends a command quietly with exit 0.
+///
+/// The `io::Error` may sit anywhere in the chain, under context or inside a
+/// library error (whose `source()` leads to it). `serde_json::Error` is the
+/// exception: it wraps the `io::Error` of a failed write but its `source()`
+/// skips it, so it is asked for the kind directly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(splade::io::output::is_broken_pipe)
-            || matches!(cause.downcast_ref::<splade::Error>(),
-                Some(splade::Error::Io { source, .. }) if splade::io::output::is_broken_pipe(source))
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+            json.io_error_kind()
+        } else {
+            None
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
 
@@ -277,4 +286,43 @@ pub fn encode_chunks(
         consume(&docs, &texts, &vectors)
     })?;
     Ok((counts, totals))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use anyhow::Context;
+
+    use super::*;
+
+    fn pipe() -> Error {
+        Error::from(ErrorKind::BrokenPipe)
+    }
+
+    #[test]
+    fn broken_pipe_is_found_under_context_and_inside_errors() {
+        let wrapped: Vec<anyhow::Error> = vec![
+            anyhow::Error::from(pipe()),
+            anyhow::Error::from(pipe()).context("writing results"),
+            anyhow::Error::from(serde_json::Error::io(pipe())).context("writing JSON"),
+            anyhow::Error::from(splade::Error::io("out", pipe())).context("saving"),
+            anyhow::Error::from(splade::Error::Index(splade::index::IndexError::Io {
+                path: "x".into(),
+                source: pipe(),
+            })),
+            Err::<(), _>(pipe()).context("a").context("b").unwrap_err(),
+        ];
+        for err in &wrapped {
+            assert!(is_broken_pipe(err), "{err:?}");
+        }
+        let others = [
+            anyhow::Error::from(Error::from(ErrorKind::NotFound)),
+            anyhow::Error::from(serde_json::from_str::<u8>("x").unwrap_err()),
+            anyhow::anyhow!("Broken pipe"),
+        ];
+        for err in &others {
+            assert!(!is_broken_pipe(err), "{err:?}");
+        }
+    }
 }

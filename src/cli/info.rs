@@ -1,5 +1,6 @@
 //! `splade info` and `splade verify`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -50,17 +51,22 @@ pub struct VerifyArgs {
 pub fn run_info(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let index = open_unverified(&args.index)?;
     let summary = summary(&index);
+    // Written (not printed: `println!` panics on a closed pipe) so that a
+    // closed stdout comes back as an error that exits 0.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
     } else {
         for (key, value) in summary.as_object().expect("an object") {
             let shown = match value {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            println!("{key:<18} {shown}");
+            writeln!(out, "{key:<18} {shown}")?;
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

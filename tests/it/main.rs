@@ -13,5 +13,6 @@ mod fuzz_smoke;
 mod index_lib;
 mod loading;
 mod parity;
+mod pipes;
 mod props;
 mod reliability;
