@@ -11,6 +11,7 @@ mod corruption;
 mod fixtures;
 mod fuzz_smoke;
 mod index_lib;
+mod license;
 mod loading;
 mod parity;
 mod pipes;
