@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 
-use super::common::note;
+use super::common::{announce_stdin, note};
 
 /// Delete documents by id; searches stop returning them at once.
 ///
@@ -75,6 +75,7 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// Non-empty trimmed lines of a file or stdin.
 fn read_ids(path: &str) -> anyhow::Result<Vec<String>> {
+    announce_stdin(path, "ids");
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {

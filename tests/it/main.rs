@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli_encode;
 mod cli_export;
+mod cli_flags;
 mod cli_index;
 mod cli_segments;
 mod corruption;
