@@ -64,9 +64,8 @@ pub enum Error {
 
     /// The Hugging Face hub could not provide a model.
     #[error(
-        "could not fetch `{file}` of model `{repo}` from the Hugging Face hub: {message}\n\
-         hint: pass a local directory holding config.json, model.safetensors and tokenizer.json, \
-         e.g. `--model ./models/splade-mini` (or set SPLADE_MODEL)"
+        "could not fetch `{file}` of model `{repo}` from the Hugging Face hub: {message}; \
+         a local folder holding config.json, model.safetensors and tokenizer.json needs no hub"
     )]
     Hub {
         /// Repository id, e.g. `rasyosef/splade-mini`.

@@ -67,10 +67,14 @@ pub struct ModelArgs {
     #[arg(long, value_enum, default_value_t = PrecisionMode::F32)]
     pub precision: PrecisionMode,
 
-    /// Tokens shared by consecutive windows with --long-docs window.
-    #[arg(long, default_value_t = 128)]
-    pub stride: usize,
+    /// Tokens shared by consecutive windows with --long-docs window
+    /// [default: 128]
+    #[arg(long)]
+    pub stride: Option<usize>,
 }
+
+/// Tokens shared by consecutive windows when --stride is not given.
+const DEFAULT_STRIDE: usize = 128;
 
 impl ModelArgs {
     /// The model named on the command line, or the default.
@@ -85,17 +89,29 @@ impl ModelArgs {
 }
 
 /// Loads a model by name with the batching options of `args`.
+///
+/// A `--revision` given with a local folder is reported and ignored (a
+/// folder has no revisions); `--window` and `--stride` without `--long-docs
+/// window` are refused rather than ignored.
 pub fn load_encoder(
     name: &str,
     revision: Option<&str>,
     args: &ModelArgs,
 ) -> anyhow::Result<Encoder> {
     let source = ModelSource::parse(name, revision);
+    if let (ModelSource::Local(_), Some(rev)) = (&source, revision) {
+        eprintln!("splade: warning: --revision {rev} is ignored: `{name}` is a local folder");
+    }
     let long_docs = match args.long_docs {
-        LongDocsMode::Truncate => LongDocs::Truncate,
+        LongDocsMode::Truncate => {
+            if let Some(flag) = window_flags(args).first() {
+                anyhow::bail!("{flag} applies to --long-docs window only");
+            }
+            LongDocs::Truncate
+        }
         LongDocsMode::Window => LongDocs::Window {
             window: args.window.or(args.max_length).unwrap_or(512),
-            stride: args.stride,
+            stride: args.stride.unwrap_or(DEFAULT_STRIDE),
         },
     };
     let options = EncoderOptions {
@@ -107,7 +123,34 @@ pub fn load_encoder(
             PrecisionMode::Bf16 => Precision::Bf16,
         },
     };
-    Encoder::load(&source, &options).with_context(|| format!("cannot load model `{name}`"))
+    Encoder::load(&source, &options).with_context(|| {
+        // The library names settings in words; say which flags set them.
+        let mut flags = Vec::new();
+        if args.precision == PrecisionMode::Bf16 {
+            flags.push("--precision bf16".to_owned());
+        }
+        if args.long_docs == LongDocsMode::Window {
+            flags.push("--long-docs window".to_owned());
+            flags.extend(window_flags(args));
+        }
+        if flags.is_empty() {
+            format!("cannot load model `{name}`")
+        } else {
+            format!("cannot load model `{name}` with {}", flags.join(" "))
+        }
+    })
+}
+
+/// The window flags given, as `--window 100`: they shape --long-docs window.
+fn window_flags(args: &ModelArgs) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(w) = args.window {
+        flags.push(format!("--window {w}"));
+    }
+    if let Some(s) = args.stride {
+        flags.push(format!("--stride {s}"));
+    }
+    flags
 }
 
 /// Field names and input format of document readers.
@@ -182,15 +225,67 @@ pub fn progress(total_bytes: Option<u64>, quiet: bool, what: &str) -> ProgressBa
     bar
 }
 
-/// True when an error (or one of its causes) is a closed pipe.
+/// True when an error (or one of its causes) is a closed pipe
+/// (`splade ... | head`), which ends a command quietly with exit 0.
+///
+/// The `io::Error` may sit anywhere in the chain, under context or inside a
+/// library error (whose `source()` leads to it). `serde_json::Error` is the
+/// exception: it wraps the `io::Error` of a failed write but its `source()`
+/// skips it, so it is asked for the kind directly.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(splade::io::output::is_broken_pipe)
-            || matches!(cause.downcast_ref::<splade::Error>(),
-                Some(splade::Error::Io { source, .. }) if splade::io::output::is_broken_pipe(source))
+        let kind = if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            Some(io.kind())
+        } else if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+            json.io_error_kind()
+        } else {
+            None
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// A hint naming the flag that gets past an error, for errors whose fix is
+/// a flag (the library's messages name none).
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    use splade::index::IndexError;
+    err.chain().find_map(|cause| {
+        let index = cause.downcast_ref::<IndexError>().or_else(|| {
+            match cause.downcast_ref::<splade::Error>() {
+                Some(splade::Error::Index(e)) => Some(e),
+                _ => None,
+            }
+        });
+        match (cause.downcast_ref::<splade::Error>(), index) {
+            (Some(splade::Error::Hub { .. }), _) => Some(
+                "pass the folder with --model DIR, e.g. `--model ./models/splade-mini` \
+                 (or set SPLADE_MODEL)",
+            ),
+            (_, Some(IndexError::IdExists { .. })) => {
+                Some("pass --upsert to replace it, or delete it first with `splade delete`")
+            }
+            (_, Some(IndexError::UnknownId { .. })) => {
+                Some("pass --ignore-missing to delete the others")
+            }
+            _ => None,
+        }
+    })
+}
+
+/// The line said before a command reads `what` from stdin: only when the
+/// input is stdin and stdin is a terminal, where a command waiting without
+/// a word looks hung (a pipe or file needs no notice).
+pub fn stdin_notice(path: &str, stdin_is_terminal: bool, what: &str) -> Option<String> {
+    (splade::io::input::is_stdin(path) && stdin_is_terminal)
+        .then(|| format!("splade: reading {what} from stdin (Ctrl-D to end)"))
+}
+
+/// Says on stderr that `what` is read from the terminal, if it is; shown
+/// even with --quiet, since it asks for input.
+pub fn announce_stdin(path: &str, what: &str) {
+    if let Some(notice) = stdin_notice(path, std::io::stdin().is_terminal(), what) {
+        eprintln!("{notice}");
+    }
 }
 
 /// Prints a line on stderr unless quiet.
@@ -295,5 +390,55 @@ pub fn wait_hint(err: splade::index::IndexError) -> anyhow::Error {
             anyhow::anyhow!("{err} (or pass --wait to wait for it)")
         }
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use anyhow::Context;
+
+    use super::*;
+
+    fn pipe() -> Error {
+        Error::from(ErrorKind::BrokenPipe)
+    }
+
+    #[test]
+    fn broken_pipe_is_found_under_context_and_inside_errors() {
+        let wrapped: Vec<anyhow::Error> = vec![
+            anyhow::Error::from(pipe()),
+            anyhow::Error::from(pipe()).context("writing results"),
+            anyhow::Error::from(serde_json::Error::io(pipe())).context("writing JSON"),
+            anyhow::Error::from(splade::Error::io("out", pipe())).context("saving"),
+            anyhow::Error::from(splade::Error::Index(splade::index::IndexError::Io {
+                path: "x".into(),
+                source: pipe(),
+            })),
+            Err::<(), _>(pipe()).context("a").context("b").unwrap_err(),
+        ];
+        for err in &wrapped {
+            assert!(is_broken_pipe(err), "{err:?}");
+        }
+        let others = [
+            anyhow::Error::from(Error::from(ErrorKind::NotFound)),
+            anyhow::Error::from(serde_json::from_str::<u8>("x").unwrap_err()),
+            anyhow::anyhow!("Broken pipe"),
+        ];
+        for err in &others {
+            assert!(!is_broken_pipe(err), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn stdin_notice_only_for_stdin_on_a_terminal() {
+        let notice = stdin_notice("-", true, "documents").unwrap();
+        assert_eq!(
+            notice,
+            "splade: reading documents from stdin (Ctrl-D to end)"
+        );
+        assert_eq!(stdin_notice("-", false, "documents"), None);
+        assert_eq!(stdin_notice("docs.jsonl", true, "documents"), None);
     }
 }

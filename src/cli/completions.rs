@@ -1,5 +1,6 @@
 //! `splade completions`: shell completion scripts.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory};
@@ -21,7 +22,12 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut cmd = super::Cli::command();
+    // `generate` panics when its writer fails; it writes to memory, and
+    // the script is written out here, where a closed pipe is an error.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "splade", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut cmd, "splade", &mut out);
+    out.write_all(&script)?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ use clap::Args;
 
 use splade::index::DeleteOptions;
 
-use super::common::{lock_wait, note, wait_hint};
+use super::common::{announce_stdin, lock_wait, note, wait_hint};
 
 /// Delete documents by id; searches stop returning them at once.
 ///
@@ -87,6 +87,7 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// Non-empty trimmed lines of a file or stdin.
 fn read_ids(path: &str) -> anyhow::Result<Vec<String>> {
+    announce_stdin(path, "ids");
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {

@@ -9,7 +9,7 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::output::{VectorFormat, VectorWriter};
 
-use super::common::{InputArgs, ModelArgs, encode_chunks, note, progress};
+use super::common::{InputArgs, ModelArgs, announce_stdin, encode_chunks, note, progress};
 
 /// Encode texts into SPLADE vectors, one JSON line per input on stdout.
 ///
@@ -51,15 +51,19 @@ pub struct EncodeArgs {
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
 
-    /// Index name in elasticsearch/opensearch output.
-    #[arg(long, default_value = "splade", value_name = "NAME")]
-    es_index: String,
+    /// Index name in elasticsearch/opensearch output [default: splade]
+    #[arg(long, value_name = "NAME")]
+    es_index: Option<String>,
 
     /// Field holding the vector in elasticsearch/opensearch output (map it
-    /// as `sparse_vector` in Elasticsearch, `rank_features` in OpenSearch).
-    #[arg(long, default_value = "splade", value_name = "NAME")]
-    es_field: String,
+    /// as `sparse_vector` in Elasticsearch, `rank_features` in OpenSearch)
+    /// [default: splade]
+    #[arg(long, value_name = "NAME")]
+    es_field: Option<String>,
 }
+
+/// The index and field name of elasticsearch/opensearch output when not given.
+const DEFAULT_ES_NAME: &str = "splade";
 
 /// What `--format` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,7 +98,21 @@ impl From<Format> for VectorFormat {
 }
 
 pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    if !matches!(args.format, Format::Elasticsearch | Format::Opensearch) {
+        for (flag, value) in [
+            ("--es-index", &args.es_index),
+            ("--es-field", &args.es_field),
+        ] {
+            if value.is_some() {
+                anyhow::bail!(
+                    "{flag} names what elasticsearch and opensearch output refers to; \
+                     add --format elasticsearch or --format opensearch"
+                );
+            }
+        }
+    }
     let (format, fields) = args.input_args.format_and_fields();
+    announce_stdin(&args.input, "documents");
     let mut reader = RecordReader::open(&args.input, format, fields)?;
     let started = Instant::now();
     let encoder = args.model.load()?;
@@ -104,8 +122,16 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let writer = VectorWriter {
         format: args.format.into(),
         query: args.query,
-        es_index: args.es_index.clone(),
-        es_field: args.es_field.clone(),
+        es_index: args
+            .es_index
+            .as_deref()
+            .unwrap_or(DEFAULT_ES_NAME)
+            .to_owned(),
+        es_field: args
+            .es_field
+            .as_deref()
+            .unwrap_or(DEFAULT_ES_NAME)
+            .to_owned(),
     };
     let (counts, stats) = encode_chunks(
         &mut reader,

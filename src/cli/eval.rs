@@ -31,7 +31,12 @@ pub struct EvalArgs {
     qrels: PathBuf,
 
     /// A TREC run file to evaluate.
-    #[arg(long, conflicts_with_all = ["index", "queries"])]
+    // A run needs no search: the search flags would be ignored. (--model is
+    // not refused: SPLADE_MODEL sets it too, and may be set for searches.)
+    #[arg(long, conflicts_with_all = [
+        "index", "queries", "k", "revision", "max_length", "batch_size", "long_docs",
+        "window", "precision", "stride",
+    ])]
     run: Option<PathBuf>,
 
     /// Index to search (with --queries).

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use splade::encoder::{EncodeStats, Encoder};
 use splade::index::{
@@ -14,7 +14,9 @@ use splade::io::RecordReader;
 use splade::io::input::input_len;
 use splade::io::vectors::VectorReader;
 
-use super::common::{InputArgs, ModelArgs, encode_chunks, lock_wait, note, progress, wait_hint};
+use super::common::{
+    InputArgs, ModelArgs, announce_stdin, encode_chunks, lock_wait, note, progress, wait_hint,
+};
 use super::search::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
@@ -50,8 +52,14 @@ pub struct IndexArgs {
     index: PathBuf,
 
     /// The input holds pre-encoded vectors ({"id", "vector": {"token": weight}}),
-    /// as `splade encode` writes; no model is loaded.
-    #[arg(long)]
+    /// as `splade encode` writes. No model encodes them: --model only names
+    /// the model that made them, for `splade search`.
+    // Vectors carry no text, and no model encodes them: flags for texts,
+    // fields and encoding would be ignored, so they are refused.
+    #[arg(long, conflicts_with_all = [
+        "store", "lines", "id_field", "text_field", "title_field",
+        "max_length", "batch_size", "long_docs", "window", "precision", "stride",
+    ])]
     vectors: bool,
 
     /// Add the documents to the existing index as a new segment instead of
@@ -233,6 +241,7 @@ fn build_from_documents(
     quiet: bool,
 ) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
     let (format, fields) = args.input_args.format_and_fields();
+    announce_stdin(&args.input, "documents");
     let mut reader = RecordReader::open(&args.input, format, fields)?;
     let encoder = if args.append {
         // The index's model (or --model, which must be the same).
@@ -271,6 +280,20 @@ fn build_from_documents(
     Ok((writer, counts.skipped, totals))
 }
 
+/// Appended vectors join the index's model: a --model must be that model
+/// (checked by fingerprint), and an index that records none cannot get one.
+fn check_vectors_model(index: &Index, args: &ModelArgs) -> anyhow::Result<()> {
+    match (&index.meta().model, &args.model) {
+        (_, None) => Ok(()),
+        (None, Some(name)) => bail!(
+            "--model {name}: the index at {} records no model, and appended vectors cannot \
+             add one; append without --model",
+            index.dir().display()
+        ),
+        (Some(_), Some(_)) => query_encoder(index, args).map(drop),
+    }
+}
+
 /// Vector records parsed per batch.
 const VECTOR_BATCH: usize = 256;
 
@@ -278,15 +301,21 @@ fn build_from_vectors(
     args: &IndexArgs,
     quiet: bool,
 ) -> anyhow::Result<(IndexWriter, u64, EncodeStats)> {
+    if args.model.model.is_none()
+        && let Some(rev) = &args.model.revision
+    {
+        bail!("--revision {rev} names a revision of --model, and no --model is given");
+    }
+    if args.append {
+        check_vectors_model(&check_append(args)?, &args.model)?;
+    }
+    announce_stdin(&args.input, "vectors");
     let mut reader = VectorReader::open(&args.input)?;
     let name = if args.input == "-" {
         "<stdin>".to_owned()
     } else {
         args.input.clone()
     };
-    if args.append {
-        check_append(args)?;
-    }
     let model = match &args.model.model {
         Some(m) if !args.append => Some(model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,

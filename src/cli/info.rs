@@ -1,10 +1,12 @@
 //! `splade info` and `splade verify`.
 
+use std::io::{ErrorKind, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
-use splade::index::Index;
+use splade::index::{Index, IndexError};
 
 use super::common::note;
 use super::search::open_unverified;
@@ -36,6 +38,11 @@ pub struct InfoArgs {
 /// `eval`, `explain` and `index --append` run the same scan before they
 /// answer; `info` only checks lengths and headers.
 ///
+/// Exit codes: 0 intact; 1 damaged (a checksum, length or header is wrong,
+/// a referenced file is missing, or the format version is not this
+/// splade's); 2 the index could not be checked (no index there, or an I/O
+/// error such as a permission denied).
+///
 /// Examples:
 ///   splade verify --index ./idx && echo intact
 ///   splade verify --index ./idx || splade index corpus.jsonl --index ./idx
@@ -50,17 +57,22 @@ pub struct VerifyArgs {
 pub fn run_info(args: InfoArgs) -> anyhow::Result<ExitCode> {
     let index = open_unverified(&args.index)?;
     let summary = summary(&index);
+    // Written (not printed: `println!` panics on a closed pipe) so that a
+    // closed stdout comes back as an error that exits 0.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
     } else {
         for (key, value) in summary.as_object().expect("an object") {
             let shown = match value {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            println!("{key:<18} {shown}");
+            writeln!(out, "{key:<18} {shown}")?;
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -98,15 +110,9 @@ fn summary(index: &Index) -> serde_json::Value {
 }
 
 pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let index = match Index::open(&args.index) {
-        Ok(index) => index,
-        Err(err) => {
-            eprintln!("splade: {}: {err}", args.index.display());
-            return Ok(ExitCode::from(1));
-        }
-    };
-    match index.verify() {
-        Ok(()) => {
+    let checked = Index::open(&args.index).and_then(|index| index.verify().map(|()| index));
+    match checked {
+        Ok(index) => {
             note(
                 quiet,
                 format!(
@@ -117,9 +123,40 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(err) => {
+        Err(err) if is_damage(&err) => {
             eprintln!("splade: {}: {err}", args.index.display());
             Ok(ExitCode::from(1))
         }
+        Err(err) => {
+            Err(err).with_context(|| format!("cannot verify the index at {}", args.index.display()))
+        }
+    }
+}
+
+/// Whether an error of opening or verifying an index is damage found in it
+/// (exit 1) rather than a failure to look (exit 2). The match names every
+/// variant, so that a new one is classified where it is added.
+fn is_damage(err: &IndexError) -> bool {
+    match err {
+        IndexError::Corrupt { .. } | IndexError::Version { .. } => true,
+        // A file meta.json names is not there (meta.json's own absence is
+        // `NotAnIndex`), or its bytes do not read (meta.json not UTF-8, a
+        // file shorter than stated); other I/O errors say nothing of the
+        // index.
+        IndexError::Io { source, .. } => matches!(
+            source.kind(),
+            ErrorKind::NotFound | ErrorKind::InvalidData | ErrorKind::UnexpectedEof
+        ),
+        // Reading, this comes only from impossible counts in meta.json.
+        IndexError::Limit(_) => true,
+        IndexError::NotAnIndex { .. }
+        | IndexError::NotEmpty { .. }
+        | IndexError::DuplicateId { .. }
+        | IndexError::InvalidVector { .. }
+        | IndexError::IdExists { .. }
+        | IndexError::UnknownId { .. }
+        | IndexError::Changed { .. }
+        | IndexError::Locked { .. }
+        | IndexError::Incompatible { .. } => false,
     }
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use common::is_broken_pipe;
+pub use common::{hint, is_broken_pipe};
 
 /// Learned sparse retrieval (SPLADE) from the command line.
 ///

@@ -12,7 +12,7 @@ use splade::io::output::column_safe;
 use splade::io::{InputFormat, RecordReader};
 use splade::search::{Hit, SearchOptions, Strategy, search_batch_with, search_with};
 
-use super::common::{FieldNames, ModelArgs, load_encoder};
+use super::common::{FieldNames, ModelArgs, announce_stdin, load_encoder, note};
 
 /// Search an index: the top-k documents by dot product with the query.
 ///
@@ -55,11 +55,12 @@ pub struct SearchArgs {
     #[arg(long, value_enum)]
     format: Option<Format>,
 
-    /// Run tag in the last column of TREC output.
-    #[arg(long, default_value = "splade")]
-    run_tag: String,
+    /// Run tag in the last column of TREC output [default: splade]
+    #[arg(long)]
+    run_tag: Option<String>,
 
-    /// Add the stored title and text (index built with --store).
+    /// Add the stored title and text (index built with --store) to JSONL
+    /// and table output.
     #[arg(long)]
     show: bool,
 
@@ -112,8 +113,19 @@ pub enum Format {
     Table,
 }
 
-pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
+pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    check_format_flags(&args)?;
     let index = open_index(&args.index)?;
+    if args.show && !index.meta().store {
+        note(
+            quiet,
+            format!(
+                "splade: warning: --show shows nothing more: the index at {} stores no texts \
+                 (build it with --store)",
+                args.index.display()
+            ),
+        );
+    }
     let encoder = query_encoder(&index, &args.model)?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
@@ -147,6 +159,26 @@ pub fn run(args: SearchArgs, _quiet: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses output flags the chosen format would ignore.
+fn check_format_flags(args: &SearchArgs) -> anyhow::Result<()> {
+    if let Some(format @ (Format::Trec | Format::Tsv)) = args.format
+        && args.show
+    {
+        bail!(
+            "--show adds stored texts to jsonl and table output; --format {} has no column \
+             for them",
+            format
+                .to_possible_value()
+                .expect("no skipped variant")
+                .get_name()
+        );
+    }
+    if args.run_tag.is_some() && args.format != Some(Format::Trec) {
+        bail!("--run-tag names the run in TREC output; add --format trec");
+    }
+    Ok(())
+}
+
 /// Opens an index and checks every checksum before it is used to answer:
 /// a damaged file is refused with its name rather than giving wrong results
 /// (the CRC scan reads the files once; the page cache then serves search).
@@ -166,6 +198,17 @@ pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
 /// The encoder for queries: the index's model; `--model` must agree with it.
 pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder> {
     let recorded = index.meta().model.clone();
+    if let (Some(info), None, Some(rev)) = (&recorded, &args.model, &args.revision) {
+        bail!(
+            "--revision {rev} names a revision of --model; without --model the index's model \
+             is used, `{}`{}",
+            info.id,
+            info.revision
+                .as_ref()
+                .map(|r| format!(" at revision {r}"))
+                .unwrap_or_default()
+        );
+    }
     match (recorded, &args.model) {
         (None, None) => bail!(
             "the index at {} records no model (it was built from vectors); pass --model",
@@ -218,6 +261,7 @@ pub fn run_queries_with(
     k: usize,
     options: &SearchOptions,
 ) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
+    announce_stdin(path, "queries");
     let reader = RecordReader::open(path, InputFormat::Auto, FieldNames::default())?;
     let queries = reader.collect::<Result<Vec<_>, _>>()?;
     let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
@@ -280,7 +324,7 @@ fn write_hits(
                 "{qid_col} Q0 {} {rank} {} {}",
                 column_safe(id),
                 hit.score,
-                column_safe(&args.run_tag)
+                column_safe(args.run_tag.as_deref().unwrap_or("splade"))
             )?,
             Format::Tsv => writeln!(out, "{qid_col}\t{}\t{rank}\t{}", column_safe(id), hit.score)?,
             Format::Table => {

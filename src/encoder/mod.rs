@@ -150,7 +150,8 @@ impl Encoder {
                 let window = window.clamp(3, config.max_position_embeddings);
                 if stride + 2 >= window {
                     return Err(Error::Msg(format!(
-                        "--stride {stride} must be smaller than --window {window} minus 2"
+                        "the window stride ({stride} tokens) must be smaller than the window \
+                         ({window} tokens) minus 2"
                     )));
                 }
                 LongDocs::Window { window, stride }

@@ -71,10 +71,10 @@ impl Decoder {
         match precision {
             Precision::F32 => Ok(Self::new(weight, bias, hidden)),
             Precision::Bf16 if !super::bf16::available() => {
-                Err("--precision bf16 needs a CPU with AVX512_BF16".into())
+                Err("bf16 precision needs a CPU with AVX512_BF16".into())
             }
             Precision::Bf16 if hidden % 2 == 1 => Err(format!(
-                "--precision bf16 needs an even hidden size, not {hidden}"
+                "bf16 precision needs an even hidden size, not {hidden}"
             )),
             Precision::Bf16 => Ok(Decoder {
                 packed: Packed::Bf16 {

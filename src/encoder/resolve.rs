@@ -210,7 +210,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("someone/some-model") && err.contains("--model"),
+            err.contains("someone/some-model") && err.contains("a local folder"),
             "{err}"
         );
     }

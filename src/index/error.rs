@@ -86,10 +86,7 @@ pub enum IndexError {
     },
 
     /// Appending a document whose id is already live in the index.
-    #[error(
-        "{origin}: document id `{id}` is already in the index; \
-         pass --upsert to replace it, or delete it first with `splade delete`"
-    )]
+    #[error("{origin}: document id `{id}` is already in the index")]
     IdExists {
         /// The external id.
         id: String,
@@ -99,8 +96,7 @@ pub enum IndexError {
 
     /// Deleting ids that name no live document.
     #[error(
-        "{}: no live document with id {}{}; nothing was deleted \
-         (pass --ignore-missing to delete the others)",
+        "{}: no live document with id {}{}; nothing was deleted",
         path.display(),
         ids.iter().take(5).map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", "),
         if ids.len() > 5 { format!(" and {} more", ids.len() - 5) } else { String::new() }

@@ -141,8 +141,9 @@ struct VersionOnly {
 /// Reads and checks `dir/meta.json`.
 pub(crate) fn read_meta(dir: &Path) -> Result<Meta, IndexError> {
     let path = dir.join(META_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    let text = match fs::read(&path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map_err(|_| IndexError::corrupt(&path, "meta.json is not UTF-8 text"))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(IndexError::NotAnIndex {
                 path: dir.to_path_buf(),

@@ -5,14 +5,17 @@
 mod bad_input;
 mod cli_encode;
 mod cli_export;
+mod cli_flags;
 mod cli_index;
 mod cli_segments;
 mod corruption;
 mod fixtures;
 mod fuzz_smoke;
 mod index_lib;
+mod license;
 mod loading;
 mod parity;
+mod pipes;
 mod props;
 mod reliability;
 mod writers;
