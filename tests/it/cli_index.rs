@@ -1,6 +1,7 @@
 //! `splade index`, `search`, `eval`, `info` and `verify` through the binary.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::fixtures::{
     Style, jsonl, ok, real_model, run_splade, shared_file, splade_bin, stderr, stdout, with_docs,
@@ -264,50 +265,101 @@ fn search_output_survives_a_closed_pipe() {
     assert!(status.success());
 }
 
+/// Files of an index directory that show a build in flight: temporary
+/// files, or segment files the current `meta.json` does not reference.
+fn in_flight(index: &std::path::Path) -> Vec<String> {
+    let meta = std::fs::read_to_string(index.join("meta.json")).unwrap_or_default();
+    std::fs::read_dir(index)
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.ends_with(".tmp") || (n.starts_with("seg-") && !meta.contains(n.as_str()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kills a build replacing an index: once while it encodes, then four
+/// times once its files are on disk (at the first one, then a little
+/// later). Each kill must leave the old index (or, when the build committed
+/// first, the new one); and kills must land mid-build (the build's files on
+/// disk at the kill, the old index answering afterwards), or the test would
+/// check nothing: a build that finishes before its kill proves nothing.
 #[test]
 fn killed_build_leaves_the_previous_index_readable() {
     let (tmp, model) = setup();
     let dir = tmp.path();
-    ok(
-        dir,
-        &["index", "docs.jsonl", "--index", "idx", "--model", &model],
-    );
+    let old = ["index", "docs.jsonl", "--index", "idx", "--model", &model];
+    ok(dir, &old);
     let before = ok(dir, &["search", "sparse search", "--index", "idx"]);
     let big: String = (0..20000)
         .map(|i| format!("{{\"id\":\"n{i}\",\"text\":\"rust law sparse {i}\"}}\n"))
         .collect();
     std::fs::write(dir.join("big.jsonl"), big).unwrap();
-    for delay_ms in [50u64, 300, 900] {
-        let mut child = Command::new(splade_bin())
-            .args([
-                "index",
-                "big.jsonl",
-                "--index",
-                "idx",
-                "--model",
-                &model,
-                "-q",
-                "--memory-budget",
-                "1",
-            ])
+    let build = |index: &str| {
+        Command::new(splade_bin())
+            .args(["index", "big.jsonl", "--model", &model, "-q"])
+            .args(["--memory-budget", "1", "--index", index])
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
-        let status = child.wait().unwrap();
-        if status.success() {
-            continue; // finished before the kill: nothing to check at this delay
+            .unwrap()
+    };
+    // The whole build, into another directory: its duration and answer.
+    let started = Instant::now();
+    assert!(build("full").wait().unwrap().success());
+    let full = started.elapsed();
+    let after = ok(dir, &["search", "sparse search", "--index", "full"]);
+    assert_ne!(before, after);
+    // (wait for the build's files first, then this fraction of a build)
+    let kills = [
+        (false, 0.1),
+        (true, 0.0),
+        (true, 0.02),
+        (true, 0.05),
+        (true, 0.1),
+    ];
+    let (mut landed, mut committed) = (0, 0);
+    for (wait_for_files, f) in kills {
+        // The previous kill's leftovers go first, so that files seen at
+        // this kill are this build's.
+        for name in in_flight(&dir.join("idx")) {
+            std::fs::remove_file(dir.join("idx").join(name)).unwrap();
         }
-        assert_eq!(
-            ok(dir, &["search", "sparse search", "--index", "idx"]),
-            before,
-            "after kill at {delay_ms} ms"
-        );
+        let mut child = build("idx");
+        while wait_for_files
+            && in_flight(&dir.join("idx")).is_empty()
+            && child.try_wait().unwrap().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(full.mul_f64(f));
+        let files = in_flight(&dir.join("idx"));
+        child.kill().unwrap(); // SIGKILL
+        let finished = child.wait().unwrap().success();
         ok(dir, &["verify", "--index", "idx"]);
+        let now = ok(dir, &["search", "sparse search", "--index", "idx"]);
+        if now == after {
+            // Committed before the kill: back to the old index.
+            committed += 1;
+            std::fs::remove_dir_all(dir.join("idx")).unwrap();
+            ok(dir, &old);
+            continue;
+        }
+        assert_eq!(now, before, "after a kill at {f} of {full:?}");
+        if !finished && !files.is_empty() {
+            landed += 1;
+        }
     }
+    eprintln!(
+        "killed build: {landed} of {} kills landed mid-build (build files on disk, old index \
+         answering after), {committed} after the commit, over a {full:?} build",
+        kills.len()
+    );
+    assert!(landed >= 2, "{landed} kills landed mid-build");
 }
 
 #[test]

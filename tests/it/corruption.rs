@@ -1,16 +1,22 @@
 //! Corruption: flipped and truncated bytes in every index file, `meta.json`
-//! included. Most cases run in-process (open, search, verify under
-//! `catch_unwind`); a sample runs through the binary.
+//! included, of an index that has every file type: a segment of 50,000
+//! documents (the size from which range maxima, `.bmx`, are written) and
+//! an appended one, stored texts (`.sto`) and deletes (`.del`) in both.
+//! Most cases run in-process (open, search, verify under `catch_unwind`); a
+//! sample runs through the binary.
 //!
 //! The contract: opening either fails with an error naming the file, or
 //! succeeds; searching a damaged index never panics; `verify` names the
 //! damaged file; and whatever `verify` accepts answers exactly like the
 //! intact index (so `splade search`, which verifies, never answers wrongly).
+//! Every damage to a segment file is caught (lengths and CRC32s cover
+//! every byte); only `meta.json` may be damaged harmlessly.
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use splade::index::{Index, IndexWriter, StoredDoc, WriterOptions};
+use splade::index::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions};
 use splade::search::search;
 
 use crate::fixtures::{Style, WORDS, run_splade, stderr, stdout, write_tiny_model};
@@ -29,9 +35,23 @@ fn queries() -> Vec<Vec<(&'static str, f32)>> {
     q
 }
 
-/// The vector of document `d`: a few tokens, skewed so that `the` and `a`
-/// have lists of several blocks.
+/// Documents of the first segment: enough for it to have a `.bmx`.
+const BIG: u32 = 50_000;
+/// Documents appended as the second segment.
+const APPENDED: u32 = 300;
+/// Deleted documents, in both segments.
+const DELETED: [&str; 3] = ["doc-3", "doc-40000", "doc-50100"];
+/// The file types every damaged index has.
+const FILE_TYPES: [&str; 6] = ["bmx", "del", "doc", "pst", "sto", "ter"];
+
+/// The vector of document `d`: for the first 700 and the appended ones a
+/// few tokens, skewed so that `the` and `law` have lists of several blocks;
+/// the others one token each (cheap to search).
 fn doc_terms(d: u32) -> Vec<(&'static str, f32)> {
+    if (700..BIG).contains(&d) {
+        let i = d as usize * 7 % WORDS.len();
+        return vec![(WORDS[i], 0.1 + (d % 89) as f32 / 31.0)];
+    }
     WORDS
         .iter()
         .enumerate()
@@ -40,22 +60,41 @@ fn doc_terms(d: u32) -> Vec<(&'static str, f32)> {
         .collect()
 }
 
-/// Builds the reference index: 700 documents, stored texts.
+/// Builds the reference index: `BIG` documents, then `APPENDED` in a
+/// second segment, stored texts, `DELETED` deleted.
 fn build(dir: &Path) {
     let options = WriterOptions {
         store: true,
         ..WriterOptions::default()
     };
-    let mut w = IndexWriter::create(dir, options).unwrap();
-    for d in 0..700 {
+    let add = |w: &mut IndexWriter, d: u32| {
         let stored = StoredDoc {
-            title: (d % 4 == 0).then(|| format!("t{d}")),
-            text: format!("document number {d}"),
+            title: d.is_multiple_of(4).then(|| format!("t{d}")),
+            text: format!("n{d}"),
         };
         w.add(&format!("doc-{d}"), &doc_terms(d), Some(&stored), "x")
             .unwrap();
-    }
+    };
+    let mut w = IndexWriter::create(dir, options).unwrap();
+    (0..BIG).for_each(|d| add(&mut w, d));
     w.commit().unwrap();
+    let mut w = IndexWriter::append(dir, AppendOptions::default()).unwrap();
+    (BIG..BIG + APPENDED).for_each(|d| add(&mut w, d));
+    w.commit().unwrap();
+    splade::index::delete(dir, &DELETED, &Default::default()).unwrap();
+}
+
+/// The extension of an index file name (`seg-000001.000003.del`: `del`).
+fn file_type(name: &str) -> &str {
+    name.rsplit('.').next().unwrap()
+}
+
+/// Asserts that `names` (an index's files) include every file type.
+fn assert_every_file_type(names: &[String]) {
+    for t in FILE_TYPES {
+        let n = names.iter().filter(|n| file_type(n) == t).count();
+        assert!(n > 0, "no .{t} file to damage in {names:?}");
+    }
 }
 
 /// Everything a search shows: ids, score bits and stored fields.
@@ -86,11 +125,25 @@ struct Tally {
     open_refused: usize,
     verify_refused: usize,
     harmless: usize,
+    /// Per file type: cases, and how many of them `open` or `verify` refused.
+    by_type: BTreeMap<String, (usize, usize)>,
 }
 
 /// Runs one case on the damaged directory; `Err` describes a violation.
 fn check(dir: &Path, damaged: &str, intact: &Answers, tally: &mut Tally) -> Result<(), String> {
     tally.cases += 1;
+    let refused_before = tally.open_refused + tally.verify_refused;
+    let r = check_one(dir, damaged, intact, tally);
+    let t = tally
+        .by_type
+        .entry(file_type(damaged).to_owned())
+        .or_default();
+    t.0 += 1;
+    t.1 += tally.open_refused + tally.verify_refused - refused_before;
+    r
+}
+
+fn check_one(dir: &Path, damaged: &str, intact: &Answers, tally: &mut Tally) -> Result<(), String> {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
         let index = match Index::open(dir) {
             Ok(i) => i,
@@ -141,8 +194,8 @@ fn check(dir: &Path, damaged: &str, intact: &Answers, tally: &mut Tally) -> Resu
 }
 
 /// Flips one random bit at ~260 positions of every file and truncates every
-/// file at ~45 lengths: over 1000 damaged indexes (1,581 with the current
-/// layout), each opened, searched and verified.
+/// file at ~45 lengths: over 3,000 damaged indexes (12 files), each opened,
+/// searched and verified. Every damaged segment file is refused.
 #[test]
 fn flipped_and_truncated_bytes_are_caught_or_harmless() {
     let tmp = tempfile::tempdir().unwrap();
@@ -158,6 +211,7 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
         .filter(|n| n != splade::index::LOCK_FILE)
         .collect();
     names.sort();
+    assert_every_file_type(&names);
     for n in &names {
         std::fs::copy(good.join(n), work.join(n)).unwrap();
     }
@@ -203,7 +257,13 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
         std::fs::write(work.join(name), &bytes).unwrap();
     }
     eprintln!("corruption: {tally:?}");
-    assert!(tally.cases >= 1000, "{tally:?}");
+    assert!(tally.cases >= 3000, "{tally:?}");
+    for (t, (cases, refused)) in &tally.by_type {
+        assert!(
+            t == "json" || refused == cases,
+            ".{t}: {refused} of {cases} damaged files refused"
+        );
+    }
     assert!(
         violations.is_empty(),
         "{} of {} cases violate the contract:\n{}",
@@ -213,9 +273,13 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
     );
 }
 
-/// A sample through the binary: `verify` exits 1 naming the file, and
-/// `search` (which verifies checksums before answering) answers exactly as
-/// before or exits 2 with a message; never a panic.
+/// Through the binary, on an index with every file type (texts with the
+/// tiny model and stored, then `BIG` vectors appended, then deletes): 8
+/// damages per segment file (7 bit flips, 1 truncation), each reported by
+/// `verify` (exit 1, naming the file) and refused by `search`, which checks
+/// checksums before answering (exit 2, naming the file); never a panic.
+/// A damaged `meta.json` may instead be harmless: then `verify` passes and
+/// search answers exactly as before.
 #[test]
 fn damaged_index_through_the_binary() {
     let tmp = tempfile::tempdir().unwrap();
@@ -223,7 +287,17 @@ fn damaged_index_through_the_binary() {
     let model = dir.join("model");
     write_tiny_model(&model, Style::default(), None, None);
     let model = model.to_str().unwrap().to_owned();
-    let vectors: String = (0..400)
+    let texts: String = (0..20)
+        .map(|i| {
+            let words: Vec<&str> = (0..5).map(|j| WORDS[(i * 3 + j * 7) % WORDS.len()]).collect();
+            format!(
+                "{}\n",
+                serde_json::json!({"id": format!("t{i}"), "title": format!("t{i}"), "text": words.join(" ")})
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("docs.jsonl"), texts).unwrap();
+    let vectors: String = (0..BIG)
         .map(|d| {
             let v: serde_json::Map<String, serde_json::Value> = doc_terms(d)
                 .into_iter()
@@ -236,12 +310,14 @@ fn damaged_index_through_the_binary() {
         })
         .collect();
     std::fs::write(dir.join("v.jsonl"), vectors).unwrap();
-    let out = run_splade(
-        dir,
-        &["index", "--vectors", "v.jsonl", "--index", "idx", "-q"],
-        b"",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    for args in [
+        &["index", "docs.jsonl", "--model", &model, "--store"][..],
+        &["index", "--append", "--vectors", "v.jsonl"],
+        &["delete", "t3", "doc-3", "doc-40000"],
+    ] {
+        let out = run_splade(dir, &[args, &["--index", "idx", "-q"]].concat(), b"");
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
     std::fs::write(
         dir.join("q.tsv"),
         "q1\tsparse rust search\nq2\tthe law\nq3\thello world\n",
@@ -267,12 +343,13 @@ fn damaged_index_through_the_binary() {
     let mut names: Vec<String> = std::fs::read_dir(&idx)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        // The writers' lock file holds no index data.
-        .filter(|n| n != splade::index::LOCK_FILE)
+        // Index data only (not the writers' lock file).
+        .filter(|n| n.starts_with("seg-") || n == "meta.json")
         .collect();
     names.sort();
+    assert_every_file_type(&names);
     let mut rng = Rng::new(7);
-    let mut cases = 0;
+    let mut damaged: BTreeMap<&str, usize> = BTreeMap::new();
     for name in &names {
         let bytes = std::fs::read(idx.join(name)).unwrap();
         for i in 0..8 {
@@ -286,7 +363,6 @@ fn damaged_index_through_the_binary() {
                 format!("flip {name}@{at}")
             };
             std::fs::write(idx.join(name), &b).unwrap();
-            cases += 1;
             let v = run_splade(dir, &["verify", "--index", "idx"], b"");
             let s = run_splade(dir, &search_args, b"");
             std::fs::write(idx.join(name), &bytes).unwrap();
@@ -294,24 +370,50 @@ fn damaged_index_through_the_binary() {
             for (cmd, err) in [("verify", &verr), ("search", &serr)] {
                 assert!(!err.contains("panicked"), "{what}: {cmd} panicked: {err}");
             }
-            match v.status.code() {
-                Some(0) => assert_eq!(stdout(&s), intact, "{what}: verify passed, search differs"),
-                Some(1) => assert!(
-                    verr.contains(name.as_str()) || verr.contains("meta.json"),
-                    "{what}: verify does not name the file: {verr}"
-                ),
-                other => panic!("{what}: verify exit {other:?}: {verr}"),
+            if name == "meta.json" {
+                check_meta_case(&what, &v, &s, &intact);
+                continue;
             }
-            match s.status.code() {
-                Some(0) => assert_eq!(stdout(&s), intact, "{what}: search answered differently"),
-                Some(2) => assert!(
-                    serr.starts_with("splade: ")
-                        && (serr.contains(name.as_str()) || serr.contains("meta.json")),
-                    "{what}: unclear search error: {serr}"
-                ),
-                other => panic!("{what}: search exit {other:?}: {serr}"),
-            }
+            assert_eq!(v.status.code(), Some(1), "{what}: verify: {verr}");
+            assert!(
+                verr.contains(name.as_str()),
+                "{what}: verify does not name the file: {verr}"
+            );
+            assert_eq!(s.status.code(), Some(2), "{what}: search answered: {serr}");
+            assert!(
+                serr.starts_with("splade: ") && serr.contains(name.as_str()),
+                "{what}: unclear search error: {serr}"
+            );
+            *damaged.entry(file_type(name)).or_default() += 1;
         }
     }
-    assert!(cases >= 30);
+    eprintln!("corruption through the binary: damaged and refused per file type {damaged:?}");
+    for t in FILE_TYPES {
+        assert!(
+            damaged.get(t).copied().unwrap_or(0) >= 8,
+            ".{t}: {damaged:?}"
+        );
+    }
+}
+
+/// A damaged `meta.json` through the binary: refused naming it, or
+/// harmless (verify passes, search answers as before).
+fn check_meta_case(what: &str, v: &std::process::Output, s: &std::process::Output, intact: &str) {
+    let (verr, serr) = (stderr(v), stderr(s));
+    match v.status.code() {
+        Some(0) => assert_eq!(stdout(s), intact, "{what}: verify passed, search differs"),
+        Some(1) => assert!(
+            verr.contains("meta.json"),
+            "{what}: verify does not name the file: {verr}"
+        ),
+        other => panic!("{what}: verify exit {other:?}: {verr}"),
+    }
+    match s.status.code() {
+        Some(0) => assert_eq!(stdout(s), intact, "{what}: search answered differently"),
+        Some(2) => assert!(
+            serr.starts_with("splade: ") && serr.contains("meta.json"),
+            "{what}: unclear search error: {serr}"
+        ),
+        other => panic!("{what}: search exit {other:?}: {serr}"),
+    }
 }

@@ -14,6 +14,7 @@ mod fuzz_smoke;
 mod index_lib;
 mod license;
 mod loading;
+mod old_formats;
 mod parity;
 mod pipes;
 mod props;
