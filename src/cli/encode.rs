@@ -15,9 +15,10 @@ use super::common::{InputArgs, ModelArgs, announce_stdin, encode_chunks, note, p
 ///
 /// By default each line is {"id": ..., "vector": {"token": weight, ...}},
 /// tokens from the model's vocabulary (what `splade index --vectors` reads).
-/// --format writes what a search engine ingests instead: qdrant
-/// (indices/values), elasticsearch and opensearch (bulk NDJSON; with --query,
-/// _msearch NDJSON), seismic, anserini (integer weights round(100 * w)).
+/// --format writes what a search engine ingests as it is: qdrant (points
+/// with a named sparse vector), elasticsearch and opensearch (bulk NDJSON;
+/// with --query, _msearch NDJSON), pgvector (COPY text), milvus (rows),
+/// seismic, anserini (integer weights round(100 * w)).
 /// Input is JSONL: id from "_id" or "id", text from "text" or "contents", and
 /// a non-empty "title" is prepended to the text.
 ///
@@ -26,6 +27,7 @@ use super::common::{InputArgs, ModelArgs, announce_stdin, encode_chunks, note, p
 ///   echo '{"id":"q1","text":"what is splade"}' | splade encode --query
 ///   splade encode --lines notes.txt --model ./models/splade-tiny | head -3
 ///   splade encode corpus.jsonl --format qdrant > points.jsonl
+///   splade encode corpus.jsonl --format pgvector | psql -c "COPY docs FROM STDIN"
 ///   splade encode corpus.jsonl --format elasticsearch --es-index docs > bulk.ndjson
 ///   splade encode queries.jsonl --query --format opensearch > msearch.ndjson
 #[derive(Debug, Args)]
@@ -42,8 +44,9 @@ pub struct EncodeArgs {
     input_args: InputArgs,
 
     /// Encode as queries. SPLADE models of this family use the same encoder
-    /// for queries and documents; this changes only the elasticsearch and
-    /// opensearch formats (search requests instead of documents).
+    /// for queries and documents; this changes only the qdrant,
+    /// elasticsearch, opensearch and anserini formats (search requests or
+    /// topics instead of documents).
     #[arg(long)]
     query: bool,
 
@@ -70,9 +73,16 @@ const DEFAULT_ES_NAME: &str = "splade";
 enum Format {
     /// {"id", "vector": {token: weight}}: what `splade index --vectors` reads.
     Jsonl,
-    /// {"id", "vector": {"indices": [...], "values": [...]}}: Qdrant sparse
-    /// vectors (indices are vocabulary ids).
+    /// Qdrant points {"id", "vector": {"splade": {"indices", "values"}},
+    /// "payload": {"doc_id"}}: integer ids as they are, UUIDs as they are,
+    /// other ids as uuid5(NAMESPACE_OID, id); indices are vocabulary ids.
     Qdrant,
+    /// PostgreSQL COPY text: id TAB sparsevec `{i:w,...}/V`, 1-based indices,
+    /// for a table (id text, v sparsevec(V)).
+    Pgvector,
+    /// Milvus rows {"id", "splade": {"term id": weight}} for a
+    /// SPARSE_FLOAT_VECTOR field named splade.
+    Milvus,
     /// Bulk NDJSON for a `sparse_vector` field (dots in tokens escaped as %2E).
     Elasticsearch,
     /// Bulk NDJSON for a `rank_features` field (dots in tokens escaped as %2E).
@@ -80,7 +90,8 @@ enum Format {
     /// {"id", "content", "vector": {token: weight}}: Seismic's input.
     Seismic,
     /// {"id", "contents", "vector": {token: int}}: Anserini's
-    /// JsonVectorCollection, int = round(100 * weight), zeros dropped.
+    /// JsonVectorCollection, int = round(100 * weight), zeros dropped; with
+    /// --query a TsvString topic (id TAB each token repeated int times).
     Anserini,
 }
 
@@ -89,6 +100,8 @@ impl From<Format> for VectorFormat {
         match f {
             Format::Jsonl => VectorFormat::Jsonl,
             Format::Qdrant => VectorFormat::Qdrant,
+            Format::Pgvector => VectorFormat::Pgvector,
+            Format::Milvus => VectorFormat::Milvus,
             Format::Elasticsearch => VectorFormat::Elasticsearch,
             Format::Opensearch => VectorFormat::OpenSearch,
             Format::Seismic => VectorFormat::Seismic,

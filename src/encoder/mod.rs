@@ -10,6 +10,7 @@
 //! results come back in input order.
 
 mod bert;
+mod download;
 pub mod bf16;
 pub mod config;
 mod kernel;

@@ -137,10 +137,13 @@ fn resolve_hub(repo: &str, revision: Option<&str>) -> Result<ModelFiles> {
             let path = api_repo.get(file).map_err(|e| Error::Hub {
                 repo: repo.to_owned(),
                 file: file.to_owned(),
-                message: e.to_string(),
+                message: super::download::api_message(&e),
             })?;
             paths.push(path);
         }
+    }
+    for (file, path) in MODEL_FILES.iter().zip(&paths) {
+        super::download::ensure_complete(repo, file, path)?;
     }
     let [config, weights, tokenizer]: [PathBuf; 3] = paths.try_into().expect("three files");
     Ok(ModelFiles {

@@ -5,6 +5,7 @@
 
 pub mod input;
 pub mod output;
+pub mod point_id;
 pub mod vectors;
 
 pub use input::{Document, FieldNames, InputFormat, RecordReader};

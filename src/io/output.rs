@@ -3,12 +3,13 @@
 //! Vectors are written as `{"id": ..., "vector": {"token": weight, ...}}`
 //! by default, with tokens in term-id order and weights in the shortest form
 //! that reads back to the same f32; [`VectorWriter`] also writes the shapes
-//! that search engines ingest (Qdrant, Elasticsearch, OpenSearch, Seismic,
-//! Anserini).
+//! that search engines ingest as they are (Qdrant, Elasticsearch,
+//! OpenSearch, PostgreSQL + pgvector, Milvus, Seismic, Anserini).
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
+use super::point_id::point_id;
 use crate::sparse::SparseVector;
 
 /// Writes one JSONL line for an encoded text.
@@ -37,9 +38,20 @@ pub enum VectorFormat {
     /// `{"id", "vector": {token: weight}}`.
     #[default]
     Jsonl,
-    /// `{"id", "vector": {"indices": [term id], "values": [weight]}}`:
-    /// a Qdrant sparse vector (indices are vocabulary ids).
+    /// A Qdrant point: `{"id": point id, "vector": {"splade": {"indices":
+    /// [term id], "values": [weight]}}, "payload": {"doc_id": id}}`, where
+    /// the point id is [`point_id`](super::point_id::point_id) of the id;
+    /// with `query`, `{"id", "query": {"indices", "values"}, "using":
+    /// "splade"}` (the fields of Qdrant's query API).
     Qdrant,
+    /// PostgreSQL `COPY ... FROM STDIN` text for a table `(id text, v
+    /// sparsevec(V))`: the id, a tab, and a pgvector `sparsevec` literal
+    /// `{i:w,...}/V` with 1-based indices `i = term id + 1` and `V` the
+    /// vocabulary size.
+    Pgvector,
+    /// A Milvus row: `{"id", "splade": {"term id": weight}}` for a
+    /// `SPARSE_FLOAT_VECTOR` field named `splade`.
+    Milvus,
     /// Bulk NDJSON (`{"index": {...}}` then `{field: {token: weight}}`)
     /// for a `sparse_vector` field; with `query`, `_msearch` NDJSON.
     Elasticsearch,
@@ -49,7 +61,10 @@ pub enum VectorFormat {
     /// `{"id", "content", "vector": {token: weight}}`.
     Seismic,
     /// Anserini's JsonVectorCollection: `{"id", "contents", "vector":
-    /// {token: int}}` with `int = round(100 * weight)`, zeros dropped.
+    /// {token: int}}` with `int = round(100 * weight)`, zeros dropped; with
+    /// `query`, a `TsvString` topic line (`id TAB tokens`, each token
+    /// repeated `int` times, what `SearchCollection -impact -pretokenized`
+    /// reads as weights).
     Anserini,
 }
 
@@ -65,6 +80,9 @@ pub struct VectorWriter {
     /// Field holding the vector in Elasticsearch/OpenSearch documents.
     pub es_field: String,
 }
+
+/// The name of the sparse vector (Qdrant) or field (Milvus) in exports.
+pub const VECTOR_NAME: &str = "splade";
 
 /// The factor of Anserini's integer weights: `round(weight * 100)`, the
 /// quantization Pyserini uses for SPLADE impact indexes.
@@ -83,17 +101,18 @@ impl VectorWriter {
         let tokens = vector.iter().map(|(t, w)| (vocab[t as usize].as_str(), w));
         match self.format {
             VectorFormat::Jsonl => write_vector_line(out, id, vector, vocab),
-            VectorFormat::Qdrant => {
+            VectorFormat::Qdrant => self.write_qdrant(out, id, vector),
+            VectorFormat::Pgvector => write_pgvector(out, id, vector, vocab.len()),
+            VectorFormat::Milvus => {
                 out.write_all(b"{\"id\":")?;
                 serde_json::to_writer(&mut *out, id)?;
-                out.write_all(b",\"vector\":{\"indices\":")?;
-                serde_json::to_writer(&mut *out, vector.indices())?;
-                out.write_all(b",\"values\":[")?;
-                for (n, w) in vector.values().iter().enumerate() {
-                    write!(out, "{}{w}", if n > 0 { "," } else { "" })?;
+                write!(out, ",\"{VECTOR_NAME}\":{{")?;
+                for (n, (t, w)) in vector.iter().enumerate() {
+                    write!(out, "{}\"{t}\":{w}", if n > 0 { "," } else { "" })?;
                 }
-                out.write_all(b"]}}\n")
+                out.write_all(b"}}\n")
             }
+            VectorFormat::Anserini if self.query => write_anserini_topic(out, id, tokens),
             VectorFormat::Seismic | VectorFormat::Anserini => {
                 let (content, scale) = match self.format {
                     VectorFormat::Seismic => ("content", None),
@@ -111,6 +130,34 @@ impl VectorWriter {
                 self.write_engine(out, id, tokens)
             }
         }
+    }
+
+    /// Qdrant: a point (documents) or a query request (queries).
+    fn write_qdrant(
+        &self,
+        out: &mut impl Write,
+        id: &str,
+        vector: &SparseVector,
+    ) -> io::Result<()> {
+        out.write_all(b"{\"id\":")?;
+        if self.query {
+            serde_json::to_writer(&mut *out, id)?;
+            out.write_all(b",\"query\":")?;
+        } else {
+            write!(out, "{},\"vector\":{{\"{VECTOR_NAME}\":", point_id(id))?;
+        }
+        out.write_all(b"{\"indices\":")?;
+        serde_json::to_writer(&mut *out, vector.indices())?;
+        out.write_all(b",\"values\":[")?;
+        for (n, w) in vector.values().iter().enumerate() {
+            write!(out, "{}{w}", if n > 0 { "," } else { "" })?;
+        }
+        if self.query {
+            return writeln!(out, "]}},\"using\":\"{VECTOR_NAME}\"}}");
+        }
+        out.write_all(b"]}},\"payload\":{\"doc_id\":")?;
+        serde_json::to_writer(&mut *out, id)?;
+        out.write_all(b"}}\n")
     }
 
     /// Elasticsearch/OpenSearch: a bulk action and document, or (queries)
@@ -150,6 +197,62 @@ impl VectorWriter {
             }
         }
     }
+}
+
+/// An Anserini topic line: the id, a tab, each token `round(100 * w)` times.
+fn write_anserini_topic<'a>(
+    out: &mut impl Write,
+    id: &str,
+    tokens: impl Iterator<Item = (&'a str, f32)>,
+) -> io::Result<()> {
+    out.write_all(column_safe(id).as_bytes())?;
+    out.write_all(b"\t")?;
+    let mut first = true;
+    for (token, weight) in tokens {
+        for _ in 0..(weight * ANSERINI_SCALE).round() as u32 {
+            if !first {
+                out.write_all(b" ")?;
+            }
+            first = false;
+            out.write_all(token.as_bytes())?;
+        }
+    }
+    out.write_all(b"\n")
+}
+
+/// One `COPY` text row: the escaped id, a tab, `{i:w,...}/dim` (1-based).
+fn write_pgvector(
+    out: &mut impl Write,
+    id: &str,
+    vector: &SparseVector,
+    dim: usize,
+) -> io::Result<()> {
+    out.write_all(copy_text_field(id).as_bytes())?;
+    out.write_all(b"\t{")?;
+    for (n, (t, w)) in vector.iter().enumerate() {
+        write!(out, "{}{}:{w}", if n > 0 { "," } else { "" }, t + 1)?;
+    }
+    writeln!(out, "}}/{dim}")
+}
+
+/// A value in PostgreSQL's `COPY` text format: backslash, tab, newline and
+/// carriage return escaped (`\\`, `\t`, `\n`, `\r`), so that any id
+/// reads back as itself; `\N` alone would mean NULL, and is escaped too.
+pub fn copy_text_field(s: &str) -> Cow<'_, str> {
+    if !s.contains(['\\', '\t', '\n', '\r']) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\t' => o.push_str("\\t"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            c => o.push(c),
+        }
+    }
+    Cow::Owned(o)
 }
 
 /// `{token: weight, ...}`; with `scale`, integer weights `round(w * scale)`
@@ -256,7 +359,25 @@ mod tests {
     fn export_formats_have_the_engines_shapes() {
         assert_eq!(
             render(VectorFormat::Qdrant, false),
-            "{\"id\":\"7\",\"vector\":{\"indices\":[1,2,3],\"values\":[0.5,1.25,0.004]}}\n"
+            "{\"id\":7,\"vector\":{\"splade\":{\"indices\":[1,2,3],\"values\":[0.5,1.25,0.004]}},\
+             \"payload\":{\"doc_id\":\"7\"}}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Qdrant, true),
+            "{\"id\":\"7\",\"query\":{\"indices\":[1,2,3],\"values\":[0.5,1.25,0.004]},\
+             \"using\":\"splade\"}\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Anserini, true),
+            format!("7\t{}{}\n", "a.b ".repeat(50), ["##c"; 125].join(" "))
+        );
+        assert_eq!(
+            render(VectorFormat::Pgvector, false),
+            "7\t{2:0.5,3:1.25,4:0.004}/4\n"
+        );
+        assert_eq!(
+            render(VectorFormat::Milvus, false),
+            "{\"id\":\"7\",\"splade\":{\"1\":0.5,\"2\":1.25,\"3\":0.004}}\n"
         );
         assert_eq!(
             render(VectorFormat::Seismic, false),
@@ -284,12 +405,16 @@ mod tests {
         for format in [
             VectorFormat::Jsonl,
             VectorFormat::Qdrant,
+            VectorFormat::Milvus,
             VectorFormat::Seismic,
             VectorFormat::Anserini,
             VectorFormat::Elasticsearch,
             VectorFormat::OpenSearch,
         ] {
             for query in [false, true] {
+                if format == VectorFormat::Anserini && query {
+                    continue;
+                }
                 for line in render(format, query).lines() {
                     serde_json::from_str::<serde_json::Value>(line).unwrap();
                 }
@@ -297,6 +422,13 @@ mod tests {
         }
         assert_eq!(engine_feature("100%.x"), "100%25%2Ex");
         assert_eq!(engine_feature("plain"), "plain");
+    }
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_split_on() {
+        assert_eq!(copy_text_field("plain id"), "plain id");
+        assert_eq!(copy_text_field("a\tb\nc\\d\re"), "a\\tb\\nc\\\\d\\re");
+        assert_eq!(copy_text_field("\\N"), "\\\\N");
     }
 
     #[test]

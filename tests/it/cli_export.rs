@@ -144,10 +144,15 @@ fn encode_formats_for_search_engines() {
     ));
     assert_eq!(qdrant.len(), n);
     for (q, p) in qdrant.iter().zip(&plain) {
-        assert_eq!(q["id"], p["id"]);
+        assert_eq!(q["payload"]["doc_id"], p["id"], "the original id");
+        let id = p["id"].as_str().unwrap();
+        match id.parse::<u64>() {
+            Ok(n) => assert_eq!(q["id"], n, "integer ids kept"),
+            Err(_) => assert_eq!(q["id"].as_str().unwrap().len(), 36, "a UUID"),
+        }
         let (idx, val) = (
-            q["vector"]["indices"].as_array().unwrap(),
-            q["vector"]["values"].as_array().unwrap(),
+            q["vector"]["splade"]["indices"].as_array().unwrap(),
+            q["vector"]["splade"]["values"].as_array().unwrap(),
         );
         assert_eq!(idx.len(), p["vector"].as_object().unwrap().len());
         assert_eq!(idx.len(), val.len());
@@ -235,6 +240,86 @@ fn encode_formats_for_search_engines() {
             );
         }
     }
+}
+
+fn export(dir: &std::path::Path, model: &str, format: &str, query: bool) -> String {
+    let mut args = vec!["encode", "docs.jsonl", "--model", model, "--format", format];
+    if query {
+        args.push("--query");
+    }
+    ok(dir, &args)
+}
+
+/// The same vectors in every engine's shape: Qdrant indices, Milvus keys
+/// and pgvector's 1-based indices name the same terms with the same weights;
+/// Qdrant point ids are stable, UUIDs for ids that are not integers.
+#[test]
+fn qdrant_pgvector_and_milvus_exports_agree() {
+    let (tmp, model) = setup();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("docs.jsonl"),
+        "{\"id\":\"d1\",\"text\":\"rust sparse search\"}\n\
+         {\"id\":\"42\",\"text\":\"the law of implied warranty\"}\n\
+         {\"id\":\"a\\tb\\\\c\",\"text\":\"sparse index\"}\n",
+    )
+    .unwrap();
+    let qdrant = jsonl(&export(dir, &model, "qdrant", false));
+    let milvus = jsonl(&export(dir, &model, "milvus", false));
+    let pg = export(dir, &model, "pgvector", false);
+    let pg: Vec<&str> = pg.lines().collect();
+    assert_eq!((qdrant.len(), milvus.len(), pg.len()), (3, 3, 3));
+    // uuid.uuid5(uuid.NAMESPACE_OID, "d1") in Python.
+    assert_eq!(qdrant[0]["id"], "cbca1785-765f-58e2-88eb-d1725e16827a");
+    assert_eq!(qdrant[1]["id"], 42);
+    assert_eq!(qdrant[2]["payload"]["doc_id"], "a\tb\\c");
+    assert_eq!(
+        jsonl(&export(dir, &model, "qdrant", false)),
+        qdrant,
+        "stable"
+    );
+    let ids = ["d1", "42", "a\\tb\\\\c"];
+    for (((q, m), line), id) in qdrant.iter().zip(&milvus).zip(&pg).zip(ids) {
+        let sv = &q["vector"]["splade"];
+        let terms: Vec<u64> = sv["indices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let weights: Vec<f64> = sv["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let mut mk: Vec<(u64, f64)> = m["splade"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.as_f64().unwrap()))
+            .collect();
+        mk.sort_by_key(|p| p.0);
+        let want: Vec<(u64, f64)> = terms.iter().copied().zip(weights.iter().copied()).collect();
+        assert_eq!(mk, want, "milvus keys are term ids");
+        assert_eq!(m["id"], q["payload"]["doc_id"]);
+        let (pid, lit) = line.split_once('\t').unwrap();
+        assert_eq!(pid, id, "COPY text escapes tab and backslash");
+        let (body, dim) = lit.strip_prefix('{').unwrap().split_once("}/").unwrap();
+        assert_eq!(dim, crate::fixtures::vocab_size().to_string());
+        let pk: Vec<(u64, f64)> = body
+            .split(',')
+            .map(|kv| {
+                let (k, v) = kv.split_once(':').unwrap();
+                (k.parse::<u64>().unwrap() - 1, v.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(pk, want, "pgvector indices are term id + 1");
+    }
+    let queries = jsonl(&export(dir, &model, "qdrant", true));
+    assert_eq!(queries[0]["id"], "d1");
+    assert_eq!(queries[0]["using"], "splade");
+    assert_eq!(queries[0]["query"], qdrant[0]["vector"]["splade"]);
 }
 
 #[test]

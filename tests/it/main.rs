@@ -11,6 +11,7 @@ mod cli_segments;
 mod corruption;
 mod fixtures;
 mod fuzz_smoke;
+mod hub;
 mod index_lib;
 mod license;
 mod loading;
