@@ -86,9 +86,15 @@ fn safetensors_size(mut f: File) -> std::result::Result<u64, String> {
         .map_err(|_| "shorter than a safetensors header".to_owned())?;
     let n = u64::from_le_bytes(n);
     let mut header = Vec::new();
-    (&mut f).take(n).read_to_end(&mut header).map_err(|e| e.to_string())?;
+    (&mut f)
+        .take(n)
+        .read_to_end(&mut header)
+        .map_err(|e| e.to_string())?;
     if header.len() as u64 != n {
-        return Err(format!("the header of {n} bytes is cut at {}", header.len()));
+        return Err(format!(
+            "the header of {n} bytes is cut at {}",
+            header.len()
+        ));
     }
     let table: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&header).map_err(|e| format!("unreadable header: {e}"))?;
@@ -137,7 +143,11 @@ mod tests {
         std::fs::write(&json, br#"{"a": [1, 2]}"#).unwrap();
         assert_eq!(check("config.json", &json), Ok(()));
         std::fs::write(&json, br#"{"a": [1,"#).unwrap();
-        assert!(check("config.json", &json).unwrap_err().contains("not whole JSON"));
+        assert!(
+            check("config.json", &json)
+                .unwrap_err()
+                .contains("not whole JSON")
+        );
     }
 
     #[cfg(unix)]
@@ -150,7 +160,9 @@ mod tests {
         std::fs::write(&blob, b"{\"cut").unwrap();
         let link = dir.path().join("snapshots/c/config.json");
         std::os::unix::fs::symlink("../../blobs/e", &link).unwrap();
-        let err = ensure_complete("o/n", "config.json", &link).unwrap_err().to_string();
+        let err = ensure_complete("o/n", "config.json", &link)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`o/n`") && err.contains("incomplete"), "{err}");
         assert!(err.contains("run again"), "{err}");
         assert!(!link.exists() && !blob.exists());

@@ -10,9 +10,9 @@
 //! results come back in input order.
 
 mod bert;
-mod download;
 pub mod bf16;
 pub mod config;
+mod download;
 mod kernel;
 pub mod long;
 pub mod pool;

@@ -40,7 +40,7 @@ pub enum VectorFormat {
     Jsonl,
     /// A Qdrant point: `{"id": point id, "vector": {"splade": {"indices":
     /// [term id], "values": [weight]}}, "payload": {"doc_id": id}}`, where
-    /// the point id is [`point_id`](super::point_id::point_id) of the id;
+    /// the point id is [`point_id`] of the id;
     /// with `query`, `{"id", "query": {"indices", "values"}, "using":
     /// "splade"}` (the fields of Qdrant's query API).
     Qdrant,

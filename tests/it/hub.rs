@@ -268,7 +268,10 @@ fn encode_fails(cwd: &Path, endpoint: &str, home: &Path, extra: &[&str]) -> Stri
     let out = splade_hub(cwd, endpoint, home, &args);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "should fail: {err}");
-    assert!(err.starts_with("splade: ") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with("splade: ") && !err.contains("panicked"),
+        "{err}"
+    );
     assert!(stdout(&out).is_empty(), "nothing encoded: {}", stdout(&out));
     err
 }
@@ -296,7 +299,12 @@ fn download_fills_the_python_cache_and_a_second_run_needs_no_server() {
     let (tmp, mut hub) = hub_with_tiny_model();
     let home = tmp.path().join("hf");
     let expected = local_vectors(tmp.path());
-    let got = encode_ok(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+    let got = encode_ok(
+        tmp.path(),
+        &hub.endpoint(),
+        &home,
+        &["--model", "fake/tiny"],
+    );
     assert_eq!(got, expected, "the hub's model encodes like the folder");
     assert_eq!(jsonl(&got).len(), 2);
 
@@ -345,7 +353,12 @@ fn download_fills_the_python_cache_and_a_second_run_needs_no_server() {
 
     hub.stop();
     let n = hub.requests().len();
-    let again = encode_ok(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+    let again = encode_ok(
+        tmp.path(),
+        &hub.endpoint(),
+        &home,
+        &["--model", "fake/tiny"],
+    );
     assert_eq!(again, expected, "the cache serves the second run");
     assert_eq!(hub.requests().len(), n, "no request to the stopped server");
 }
@@ -359,7 +372,10 @@ fn revision_pins_a_commit() {
     // `main` moved on to a commit whose config is broken: only the pinned
     // commit gives a model.
     let mut broken = good.clone();
-    broken.insert("config.json".into(), b"{\"not\": \"a bert config\"}".to_vec());
+    broken.insert(
+        "config.json".into(),
+        b"{\"not\": \"a bert config\"}".to_vec(),
+    );
     let repo = FakeRepo {
         main: COMMIT,
         commits: HashMap::from([(COMMIT, broken), (PINNED, good)]),
@@ -385,7 +401,12 @@ fn revision_pins_a_commit() {
     assert!(snapshots.join(PINNED).join("model.safetensors").is_file());
     assert!(!snapshots.join(COMMIT).exists());
     // Without the pin, main's broken config is what loads.
-    encode_fails(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+    encode_fails(
+        tmp.path(),
+        &hub.endpoint(),
+        &home,
+        &["--model", "fake/tiny"],
+    );
 }
 
 #[test]
@@ -399,7 +420,10 @@ fn missing_repo_names_it_and_the_local_alternative() {
         &["--model", "fake/no-such-model"],
     );
     assert_explains(&err, "fake/no-such-model");
-    assert!(err.contains("404") && err.contains("no such repository"), "{err}");
+    assert!(
+        err.contains("404") && err.contains("no such repository"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -407,7 +431,12 @@ fn server_down_names_the_repo_and_the_local_alternative() {
     let (tmp, mut hub) = hub_with_tiny_model();
     hub.stop();
     let home = tmp.path().join("hf");
-    let err = encode_fails(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+    let err = encode_fails(
+        tmp.path(),
+        &hub.endpoint(),
+        &home,
+        &["--model", "fake/tiny"],
+    );
     assert_explains(&err, "fake/tiny");
     assert!(err.contains("cannot be reached"), "{err}");
     assert!(!cache_dir(&home).join("snapshots").exists());
@@ -422,7 +451,12 @@ fn truncated_download_is_refused_and_the_next_run_completes_it() {
         let (tmp, hub) = hub_with_tiny_model();
         let home = tmp.path().join("hf");
         hub.set_fault(fault);
-        let err = encode_fails(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+        let err = encode_fails(
+            tmp.path(),
+            &hub.endpoint(),
+            &home,
+            &["--model", "fake/tiny"],
+        );
         assert_explains(&err, "fake/tiny");
         assert!(err.contains("model.safetensors"), "{err}");
         let pointer = cache_dir(&home)
@@ -432,9 +466,17 @@ fn truncated_download_is_refused_and_the_next_run_completes_it() {
         assert!(!pointer.exists(), "no half file in the snapshot");
 
         hub.set_fault(Fault::None);
-        let got = encode_ok(tmp.path(), &hub.endpoint(), &home, &["--model", "fake/tiny"]);
+        let got = encode_ok(
+            tmp.path(),
+            &hub.endpoint(),
+            &home,
+            &["--model", "fake/tiny"],
+        );
         assert_eq!(got, local_vectors(tmp.path()));
         let served = model_files(&tmp.path().join("model"));
-        assert_eq!(std::fs::read(&pointer).unwrap(), served["model.safetensors"]);
+        assert_eq!(
+            std::fs::read(&pointer).unwrap(),
+            served["model.safetensors"]
+        );
     }
 }
