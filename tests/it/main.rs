@@ -15,3 +15,4 @@ mod loading;
 mod parity;
 mod props;
 mod reliability;
+mod search_reentry;
