@@ -224,6 +224,7 @@ impl Encoder {
     /// Encodes token-id sequences (each `[CLS] ... [SEP]`, at most the
     /// model's maximum length) in length-sorted batches; input order.
     pub fn encode_token_ids(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
+        self.check_ids(seqs)?;
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| seqs[i].len());
         // Batches run in parallel (each also spreads its projection over
@@ -249,7 +250,9 @@ impl Encoder {
     }
 
     /// Token ids of each text, `[CLS] ... [SEP]`, truncated to the maximum
-    /// length in truncate mode, whole in window mode.
+    /// length in truncate mode, whole in window mode. A tokenizer may add
+    /// tokens beyond the model's vocabulary: their ids are not below
+    /// `vocab().len()`, name no vocabulary entry, and cannot be encoded.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         Ok(self
             .tokenize_full(texts)?
@@ -301,6 +304,24 @@ impl Encoder {
             .collect())
     }
 
+    /// Refuses an id outside the model's vocabulary (a token the tokenizer
+    /// added beyond config.json's `vocab_size`), naming the token: the
+    /// model has no embedding for it.
+    fn check_ids(&self, seqs: &[Vec<u32>]) -> Result<()> {
+        let vocab = self.vocab.len();
+        let Some(&id) = seqs.iter().flatten().find(|&&id| id as usize >= vocab) else {
+            return Ok(());
+        };
+        let token = self.tokenizer.id_to_token(id).unwrap_or_default();
+        Err(Error::model(
+            &self.files.tokenizer,
+            format!(
+                "token `{token}` has id {id}, beyond the model's vocabulary of {vocab} entries \
+                 (config.json vocab_size): the tokenizer and the checkpoint do not match"
+            ),
+        ))
+    }
+
     /// Runs one padded batch and pools each sequence.
     fn encode_ids(&self, seqs: &[&[u32]]) -> Result<Vec<SparseVector>> {
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -323,10 +344,16 @@ impl Encoder {
             spans.push((real.len() / width, l));
             real.extend_from_slice(&hidden[b * len * width..(b * len + l) * width]);
         }
-        Ok(self.decoder.pool(&real, &spans))
+        self.decoder
+            .pool(&real, &spans)
+            .map_err(|e| Error::model(&self.files.weights, e.to_string()))
     }
 
-    /// The vocabulary entry of a term id.
+    /// The vocabulary entry of a term id (any id of a vector this encoder
+    /// made).
+    ///
+    /// # Panics
+    /// If `id` is not below the vocabulary size.
     pub fn token(&self, id: u32) -> &str {
         &self.vocab[id as usize]
     }
