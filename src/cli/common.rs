@@ -53,9 +53,10 @@ pub struct ModelArgs {
 
     /// What to do with texts longer than the maximum length: `truncate`
     /// (cut, as the reference does) or `window` (encode overlapping windows
-    /// and max-pool their vectors).
-    #[arg(long, value_enum, default_value_t = LongDocsMode::Truncate)]
-    pub long_docs: LongDocsMode,
+    /// and max-pool their vectors) [default: truncate; for queries: the
+    /// index's]
+    #[arg(long, value_enum)]
+    pub long_docs: Option<LongDocsMode>,
 
     /// Tokens per window with --long-docs window, [CLS] and [SEP] included
     /// [default: the maximum length]
@@ -63,14 +64,19 @@ pub struct ModelArgs {
     pub window: Option<usize>,
 
     /// Arithmetic of the vocabulary projection: f32 (exact) or bf16
-    /// (opt-in, faster on CPUs with AVX512_BF16).
-    #[arg(long, value_enum, default_value_t = PrecisionMode::F32)]
-    pub precision: PrecisionMode,
+    /// (opt-in, faster on CPUs with AVX512_BF16) [default: f32; for
+    /// queries: the index's]
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionMode>,
 
-    /// Tokens shared by consecutive windows with --long-docs window.
-    #[arg(long, default_value_t = 128)]
-    pub stride: usize,
+    /// Tokens shared by consecutive windows with --long-docs window
+    /// [default: 128]
+    #[arg(long)]
+    pub stride: Option<usize>,
 }
+
+/// Tokens shared by consecutive windows when --stride is not given.
+const DEFAULT_STRIDE: usize = 128;
 
 impl ModelArgs {
     /// The model named on the command line, or the default.
@@ -91,18 +97,18 @@ pub fn load_encoder(
     args: &ModelArgs,
 ) -> anyhow::Result<Encoder> {
     let source = ModelSource::parse(name, revision);
-    let long_docs = match args.long_docs {
+    let long_docs = match args.long_docs.unwrap_or(LongDocsMode::Truncate) {
         LongDocsMode::Truncate => LongDocs::Truncate,
         LongDocsMode::Window => LongDocs::Window {
             window: args.window.or(args.max_length).unwrap_or(512),
-            stride: args.stride,
+            stride: args.stride.unwrap_or(DEFAULT_STRIDE),
         },
     };
     let options = EncoderOptions {
         max_length: args.max_length,
         batch_size: args.batch_size,
         long_docs,
-        precision: match args.precision {
+        precision: match args.precision.unwrap_or(PrecisionMode::F32) {
             PrecisionMode::F32 => Precision::F32,
             PrecisionMode::Bf16 => Precision::Bf16,
         },

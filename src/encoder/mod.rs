@@ -12,6 +12,7 @@
 mod bert;
 pub mod bf16;
 pub mod config;
+mod fingerprint;
 mod kernel;
 pub mod long;
 pub mod pool;
@@ -25,6 +26,7 @@ use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 pub use config::BertConfig;
+pub use fingerprint::FileStamp;
 pub use long::LongDocs;
 pub use pool::Precision;
 pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
@@ -123,8 +125,9 @@ pub struct Encoder {
     max_length: usize,
     batch_size: usize,
     long_docs: LongDocs,
+    precision: Precision,
     files: ModelFiles,
-    fingerprint: String,
+    identity: fingerprint::Identity,
 }
 
 impl Encoder {
@@ -137,6 +140,8 @@ impl Encoder {
     /// Loads a model from resolved files.
     pub fn from_files(files: ModelFiles, options: &EncoderOptions) -> Result<Self> {
         let device = Device::Cpu;
+        // Before the weights are read, so that a later change shows.
+        let identity = fingerprint::Identity::of(&files)?;
         let config = BertConfig::from_file(&files.config)?;
         let ckpt = Checkpoint::open(&files.weights, &device)?;
         let bert = BertMlm::load(&ckpt, &config, &device)?;
@@ -163,7 +168,6 @@ impl Encoder {
         };
         let tokenizer = load_tokenizer(&files.tokenizer, truncate_at)?;
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
-        let fingerprint = fingerprint(&[&files.config, &files.tokenizer])?;
         Ok(Encoder {
             bert,
             decoder,
@@ -172,8 +176,9 @@ impl Encoder {
             max_length,
             batch_size: options.batch_size.max(1),
             long_docs,
+            precision: options.precision,
             files,
-            fingerprint,
+            identity,
         })
     }
 
@@ -379,10 +384,26 @@ impl Encoder {
         &self.files
     }
 
-    /// A checksum of config.json and tokenizer.json: an index records it so
-    /// that a query is never encoded by a different model than the documents.
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+    /// A checksum of config.json, tokenizer.json and the weights: an index
+    /// records it so that a query is never encoded by a different model
+    /// than the documents (see [`is_model`](Self::is_model)). A local
+    /// folder's weights are hashed on the first call.
+    pub fn fingerprint(&self) -> Result<&str> {
+        self.identity.fingerprint()
+    }
+
+    /// The weights file's stamp, which an index records next to the
+    /// fingerprint so that [`is_model`](Self::is_model) need not hash the
+    /// same, unchanged file again (`None` for a hub model).
+    pub fn weights_stamp(&self) -> Option<FileStamp> {
+        self.identity.stamp()
+    }
+
+    /// Whether `recorded`, a fingerprint an index records with the weights
+    /// `stamp`, names this model. Indexes written before the weights were
+    /// fingerprinted are compared on config.json and tokenizer.json only.
+    pub fn is_model(&self, recorded: &str, stamp: Option<&FileStamp>) -> Result<bool> {
+        self.identity.is(recorded, stamp)
     }
 
     /// Texts per forward pass.
@@ -393,6 +414,17 @@ impl Encoder {
     /// The truncation length in tokens.
     pub fn max_length(&self) -> usize {
         self.max_length
+    }
+
+    /// How texts longer than the maximum length are encoded (the window
+    /// clamped to the model's maximum).
+    pub fn long_docs(&self) -> LongDocs {
+        self.long_docs
+    }
+
+    /// Arithmetic of the vocabulary projection.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 }
 
@@ -464,13 +496,4 @@ fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> Result<V
         ));
     }
     Ok(vocab)
-}
-
-fn fingerprint(paths: &[&Path]) -> Result<String> {
-    let mut out = String::from("crc32:");
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(*path, e))?;
-        out.push_str(&format!("{:08x}", crc32fast::hash(&bytes)));
-    }
-    Ok(out)
 }

@@ -22,8 +22,10 @@ use crate::sparse::SparseVector;
 /// Vocabulary entries per parallel work item.
 const CHUNK: usize = 1024;
 
-/// Arithmetic of the vocabulary projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Arithmetic of the vocabulary projection (recorded in an index's
+/// `meta.json` as `"f32"` or `"bf16"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// f32 throughout: equal to the reference within 1e-5.
     #[default]

@@ -12,6 +12,7 @@ mod fixtures;
 mod fuzz_smoke;
 mod index_lib;
 mod loading;
+mod model_check;
 mod model_errors;
 mod parity;
 mod props;
