@@ -52,17 +52,23 @@ impl SparseVector {
         Ok(SparseVector { indices, values })
     }
 
-    /// Builds a vector from a dense slice, keeping the positive entries.
-    pub fn from_dense(dense: &[f32]) -> Self {
+    /// Builds a vector from a dense slice, keeping the positive entries; an
+    /// infinite or NaN entry is an error (as in [`from_pairs`](Self::from_pairs)).
+    pub fn from_dense(dense: &[f32]) -> Result<Self> {
         let mut indices = Vec::new();
         let mut values = Vec::new();
         for (i, &v) in dense.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(Error::Msg(format!(
+                    "sparse vector: weight {v} of term {i} is not finite"
+                )));
+            }
             if v > 0.0 {
                 indices.push(i as u32);
                 values.push(v);
             }
         }
-        SparseVector { indices, values }
+        Ok(SparseVector { indices, values })
     }
 
     /// Term ids, strictly increasing.
@@ -172,8 +178,21 @@ mod tests {
 
     #[test]
     fn from_dense_keeps_positive() {
-        let v = SparseVector::from_dense(&[0.0, 1.5, 0.0, 0.25]);
+        let v = SparseVector::from_dense(&[0.0, 1.5, 0.0, 0.25]).unwrap();
         assert_eq!(v.indices(), &[1, 3]);
         assert_eq!(v.values(), &[1.5, 0.25]);
+    }
+
+    #[test]
+    fn from_dense_rejects_infinite_and_nan() {
+        for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN] {
+            let err = SparseVector::from_dense(&[0.5, bad])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("term 1") && err.contains("not finite"),
+                "{err}"
+            );
+        }
     }
 }

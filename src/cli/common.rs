@@ -53,9 +53,10 @@ pub struct ModelArgs {
 
     /// What to do with texts longer than the maximum length: `truncate`
     /// (cut, as the reference does) or `window` (encode overlapping windows
-    /// and max-pool their vectors).
-    #[arg(long, value_enum, default_value_t = LongDocsMode::Truncate)]
-    pub long_docs: LongDocsMode,
+    /// and max-pool their vectors) [default: truncate; for queries: the
+    /// index's]
+    #[arg(long, value_enum)]
+    pub long_docs: Option<LongDocsMode>,
 
     /// Tokens per window with --long-docs window, [CLS] and [SEP] included
     /// [default: the maximum length]
@@ -63,9 +64,10 @@ pub struct ModelArgs {
     pub window: Option<usize>,
 
     /// Arithmetic of the vocabulary projection: f32 (exact) or bf16
-    /// (opt-in, faster on CPUs with AVX512_BF16).
-    #[arg(long, value_enum, default_value_t = PrecisionMode::F32)]
-    pub precision: PrecisionMode,
+    /// (opt-in, faster on CPUs with AVX512_BF16) [default: f32; for
+    /// queries: the index's]
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionMode>,
 
     /// Tokens shared by consecutive windows with --long-docs window
     /// [default: 128]
@@ -102,7 +104,7 @@ pub fn load_encoder(
     if let (ModelSource::Local(_), Some(rev)) = (&source, revision) {
         eprintln!("splade: warning: --revision {rev} is ignored: `{name}` is a local folder");
     }
-    let long_docs = match args.long_docs {
+    let long_docs = match args.long_docs.unwrap_or(LongDocsMode::Truncate) {
         LongDocsMode::Truncate => {
             if let Some(flag) = window_flags(args).first() {
                 anyhow::bail!("{flag} applies to --long-docs window only");
@@ -118,7 +120,7 @@ pub fn load_encoder(
         max_length: args.max_length,
         batch_size: args.batch_size,
         long_docs,
-        precision: match args.precision {
+        precision: match args.precision.unwrap_or(PrecisionMode::F32) {
             PrecisionMode::F32 => Precision::F32,
             PrecisionMode::Bf16 => Precision::Bf16,
         },
@@ -126,10 +128,10 @@ pub fn load_encoder(
     Encoder::load(&source, &options).with_context(|| {
         // The library names settings in words; say which flags set them.
         let mut flags = Vec::new();
-        if args.precision == PrecisionMode::Bf16 {
+        if args.precision == Some(PrecisionMode::Bf16) {
             flags.push("--precision bf16".to_owned());
         }
-        if args.long_docs == LongDocsMode::Window {
+        if args.long_docs == Some(LongDocsMode::Window) {
             flags.push("--long-docs window".to_owned());
             flags.extend(window_flags(args));
         }

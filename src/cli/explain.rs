@@ -152,10 +152,12 @@ fn tokens_of(encoder: &Encoder, text: &str) -> anyhow::Result<HashSet<String>> {
     let pieces: Vec<String> = words.chunks(64).map(|c| c.join(" ")).collect();
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
     let ids = encoder.tokenize(&refs)?;
+    // A token the tokenizer added beyond the model's vocabulary names no
+    // vocabulary entry: it cannot be a term of either vector.
     Ok(ids
         .iter()
         .flatten()
-        .map(|&id| encoder.token(id).to_owned())
+        .filter_map(|&id| encoder.vocab().get(id as usize).cloned())
         .collect())
 }
 

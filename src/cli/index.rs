@@ -227,13 +227,29 @@ fn check_append(args: &IndexArgs) -> anyhow::Result<Index> {
     Ok(index)
 }
 
-/// What an index records about the model that encoded it.
-pub fn model_info(encoder: &Encoder) -> ModelInfo {
-    ModelInfo {
+/// What an index records about the model that encoded it, and how: search
+/// encodes queries with the same settings.
+pub fn model_info(encoder: &Encoder) -> anyhow::Result<ModelInfo> {
+    Ok(ModelInfo {
         id: encoder.files().id.clone(),
         revision: encoder.files().revision.clone(),
-        fingerprint: encoder.fingerprint().to_owned(),
-    }
+        fingerprint: encoder.fingerprint()?.to_owned(),
+        weights_file: encoder.weights_stamp(),
+        max_length: u32::try_from(encoder.max_length()).ok(),
+        precision: Some(encoder.precision()),
+        long_docs: Some(encoder.long_docs()),
+    })
+}
+
+/// The model that made pre-encoded vectors: how they were encoded is not
+/// known, so no settings are recorded (search takes its flags as given).
+fn vectors_model_info(encoder: &Encoder) -> anyhow::Result<ModelInfo> {
+    Ok(ModelInfo {
+        max_length: None,
+        precision: None,
+        long_docs: None,
+        ..model_info(encoder)?
+    })
 }
 
 fn build_from_documents(
@@ -249,7 +265,7 @@ fn build_from_documents(
     } else {
         args.model.load()?
     };
-    let mut writer = open_writer(args, Some(model_info(&encoder)))?;
+    let mut writer = open_writer(args, Some(model_info(&encoder)?))?;
     let store = writer.stores_text();
     let bar = progress(input_len(&args.input), quiet, "indexing");
     let name = reader.name().to_owned();
@@ -317,9 +333,9 @@ fn build_from_vectors(
         args.input.clone()
     };
     let model = match &args.model.model {
-        Some(m) if !args.append => Some(model_info(
+        Some(m) if !args.append => Some(vectors_model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,
-        )),
+        )?),
         _ => None,
     };
     let mut writer = open_writer(args, model)?;

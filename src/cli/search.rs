@@ -6,13 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use splade::encoder::Encoder;
-use splade::index::Index;
+use splade::encoder::{Encoder, LongDocs, Precision};
+use splade::index::{Index, ModelInfo};
 use splade::io::output::column_safe;
 use splade::io::{InputFormat, RecordReader};
 use splade::search::{Hit, SearchOptions, Strategy, search_batch_with, search_with};
 
-use super::common::{FieldNames, ModelArgs, announce_stdin, load_encoder, note};
+use super::common::{
+    FieldNames, LongDocsMode, ModelArgs, PrecisionMode, announce_stdin, load_encoder, note,
+};
 
 /// Search an index: the top-k documents by dot product with the query.
 ///
@@ -195,7 +197,8 @@ pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
     Index::open(dir).with_context(|| format!("cannot open the index at {}", dir.display()))
 }
 
-/// The encoder for queries: the index's model; `--model` must agree with it.
+/// The encoder for queries: the index's model with the index's encoding
+/// settings; `--model` and the encoding flags must agree with them.
 pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder> {
     let recorded = index.meta().model.clone();
     if let (Some(info), None, Some(rev)) = (&recorded, &args.model, &args.revision) {
@@ -215,22 +218,91 @@ pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder>
             index.dir().display()
         ),
         (None, Some(_)) => args.load(),
-        (Some(info), None) => load_encoder(&info.id, info.revision.as_deref(), args)
-            .context("cannot load the model recorded in the index; pass --model with a local copy"),
-        (Some(info), Some(name)) => {
-            let encoder = args.load()?;
-            if encoder.fingerprint() != info.fingerprint {
+        (Some(info), named) => {
+            let args = recorded_settings(&info, args, index.dir())?;
+            let encoder = match named {
+                None => load_encoder(&info.id, info.revision.as_deref(), &args).context(
+                    "cannot load the model recorded in the index; pass --model with a local copy",
+                )?,
+                Some(_) => args.load()?,
+            };
+            if !encoder.is_model(&info.fingerprint, info.weights_file.as_ref())? {
+                let which = match named {
+                    Some(name) => format!("--model {name}"),
+                    None => format!("the model now at `{}`", info.id),
+                };
                 bail!(
-                    "--model {name} is not the model the index was built with ({}, fingerprint {}; \
+                    "{which} is not the model the index was built with ({}, fingerprint {}; \
                      this one has {}); search with that model or rebuild the index",
                     info.id,
                     info.fingerprint,
-                    encoder.fingerprint()
+                    encoder.fingerprint()?
                 );
             }
             Ok(encoder)
         }
     }
+}
+
+/// `args` with the encoding settings the index records filled in where no
+/// flag is given: queries are encoded as the documents were. A flag that
+/// says otherwise is refused. An index that records none (older, or built
+/// from vectors) leaves the flags as they are.
+fn recorded_settings(info: &ModelInfo, args: &ModelArgs, dir: &Path) -> anyhow::Result<ModelArgs> {
+    let mut args = args.clone();
+    if let Some(m) = info.max_length {
+        agree(&mut args.max_length, m as usize, dir, |m| {
+            format!("--max-length {m}")
+        })?;
+    }
+    if let Some(p) = info.precision {
+        let mode = match p {
+            Precision::F32 => PrecisionMode::F32,
+            Precision::Bf16 => PrecisionMode::Bf16,
+        };
+        agree(&mut args.precision, mode, dir, |p| {
+            format!("--precision {}", flag_value(p))
+        })?;
+    }
+    let long_docs = |m| format!("--long-docs {}", flag_value(m));
+    match info.long_docs {
+        None => {}
+        Some(LongDocs::Truncate) => {
+            agree(&mut args.long_docs, LongDocsMode::Truncate, dir, long_docs)?
+        }
+        Some(LongDocs::Window { window, stride }) => {
+            agree(&mut args.long_docs, LongDocsMode::Window, dir, long_docs)?;
+            agree(&mut args.window, window, dir, |w| format!("--window {w}"))?;
+            agree(&mut args.stride, stride, dir, |s| format!("--stride {s}"))?;
+        }
+    }
+    Ok(args)
+}
+
+/// Sets `flag` to the index's `recorded` value, or refuses a different one.
+fn agree<T: PartialEq + Copy>(
+    flag: &mut Option<T>,
+    recorded: T,
+    dir: &Path,
+    show: impl Fn(T) -> String,
+) -> anyhow::Result<()> {
+    match *flag {
+        Some(given) if given != recorded => bail!(
+            "{} contradicts the index at {}: the index was encoded with {}, and queries must \
+             be encoded as its documents were; omit the flag",
+            show(given),
+            dir.display(),
+            show(recorded)
+        ),
+        _ => *flag = Some(recorded),
+    }
+    Ok(())
+}
+
+/// How a `ValueEnum` value is spelled on the command line.
+fn flag_value(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map_or_else(String::new, |p| p.get_name().to_owned())
 }
 
 /// Encodes a query into `(token, weight)` terms.

@@ -12,9 +12,15 @@
 
 use super::kernel::{LANES, PAIR};
 
-/// f32 to bf16 bits, rounding to nearest even (no NaNs reach here).
+/// f32 to bf16 bits, rounding to nearest even. A NaN (a checkpoint may
+/// hold one) stays a quiet NaN of its sign: rounding its bits would carry
+/// into the exponent (an infinity) or, for a negative NaN, past `u32::MAX`.
 pub fn to_bf16(x: f32) -> u16 {
     let bits = x.to_bits();
+    if x.is_nan() {
+        return (bits >> 16) as u16 | 0x0040;
+    }
+    // No overflow: the largest non-NaN pattern, -inf, is 0xFF80_0000.
     ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) as u16
 }
 
@@ -163,6 +169,30 @@ mod tests {
         assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
         let x = 1.0 + 1.0 / 300.0;
         assert!((from_bf16(to_bf16(x)) - x).abs() <= x / 256.0);
+    }
+
+    #[test]
+    fn nans_stay_nans_of_their_sign_and_infinities_stay_infinite() {
+        for nan in [
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(u32::MAX),
+            f32::from_bits(0x7F80_0001),
+            f32::from_bits(0xFF80_0001),
+            f32::from_bits(0x7FFF_FFFF),
+        ] {
+            let b = from_bf16(to_bf16(nan));
+            assert!(b.is_nan(), "{:#x} gave {:#x}", nan.to_bits(), b.to_bits());
+            assert_eq!(b.is_sign_negative(), nan.is_sign_negative());
+        }
+        assert_eq!(from_bf16(to_bf16(f32::INFINITY)), f32::INFINITY);
+        assert_eq!(from_bf16(to_bf16(f32::NEG_INFINITY)), f32::NEG_INFINITY);
+        assert_eq!(
+            from_bf16(to_bf16(f32::MAX)),
+            f32::INFINITY,
+            "rounds up past the top"
+        );
+        assert_eq!(from_bf16(to_bf16(-0.0)).to_bits(), (-0.0f32).to_bits());
     }
 
     #[test]

@@ -7,8 +7,11 @@
 //! elementwise max of the window vectors: the same max-pooling SPLADE already
 //! applies over tokens, extended over windows.
 
-/// How texts longer than the model's maximum length are handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How texts longer than the model's maximum length are handled (recorded
+/// in an index's `meta.json` as `{"mode": "truncate"}` or
+/// `{"mode": "window", "window": 512, "stride": 128}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
 pub enum LongDocs {
     /// Cut at the maximum length (the reference's behaviour).
     #[default]

@@ -13,6 +13,7 @@ mod bert;
 pub mod bf16;
 pub mod config;
 mod download;
+mod fingerprint;
 mod kernel;
 pub mod long;
 pub mod pool;
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 pub use config::BertConfig;
+pub use fingerprint::FileStamp;
 pub use long::LongDocs;
 pub use pool::Precision;
 pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
@@ -124,8 +126,9 @@ pub struct Encoder {
     max_length: usize,
     batch_size: usize,
     long_docs: LongDocs,
+    precision: Precision,
     files: ModelFiles,
-    fingerprint: String,
+    identity: fingerprint::Identity,
 }
 
 impl Encoder {
@@ -138,6 +141,8 @@ impl Encoder {
     /// Loads a model from resolved files.
     pub fn from_files(files: ModelFiles, options: &EncoderOptions) -> Result<Self> {
         let device = Device::Cpu;
+        // Before the weights are read, so that a later change shows.
+        let identity = fingerprint::Identity::of(&files)?;
         let config = BertConfig::from_file(&files.config)?;
         let ckpt = Checkpoint::open(&files.weights, &device)?;
         let bert = BertMlm::load(&ckpt, &config, &device)?;
@@ -165,7 +170,6 @@ impl Encoder {
         };
         let tokenizer = load_tokenizer(&files.tokenizer, truncate_at)?;
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
-        let fingerprint = fingerprint(&[&files.config, &files.tokenizer])?;
         Ok(Encoder {
             bert,
             decoder,
@@ -174,8 +178,9 @@ impl Encoder {
             max_length,
             batch_size: options.batch_size.max(1),
             long_docs,
+            precision: options.precision,
             files,
-            fingerprint,
+            identity,
         })
     }
 
@@ -226,6 +231,7 @@ impl Encoder {
     /// Encodes token-id sequences (each `[CLS] ... [SEP]`, at most the
     /// model's maximum length) in length-sorted batches; input order.
     pub fn encode_token_ids(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
+        self.check_ids(seqs)?;
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| seqs[i].len());
         // Batches run in parallel (each also spreads its projection over
@@ -251,7 +257,9 @@ impl Encoder {
     }
 
     /// Token ids of each text, `[CLS] ... [SEP]`, truncated to the maximum
-    /// length in truncate mode, whole in window mode.
+    /// length in truncate mode, whole in window mode. A tokenizer may add
+    /// tokens beyond the model's vocabulary: their ids are not below
+    /// `vocab().len()`, name no vocabulary entry, and cannot be encoded.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
         Ok(self
             .tokenize_full(texts)?
@@ -303,6 +311,24 @@ impl Encoder {
             .collect())
     }
 
+    /// Refuses an id outside the model's vocabulary (a token the tokenizer
+    /// added beyond config.json's `vocab_size`), naming the token: the
+    /// model has no embedding for it.
+    fn check_ids(&self, seqs: &[Vec<u32>]) -> Result<()> {
+        let vocab = self.vocab.len();
+        let Some(&id) = seqs.iter().flatten().find(|&&id| id as usize >= vocab) else {
+            return Ok(());
+        };
+        let token = self.tokenizer.id_to_token(id).unwrap_or_default();
+        Err(Error::model(
+            &self.files.tokenizer,
+            format!(
+                "token `{token}` has id {id}, beyond the model's vocabulary of {vocab} entries \
+                 (config.json vocab_size): the tokenizer and the checkpoint do not match"
+            ),
+        ))
+    }
+
     /// Runs one padded batch and pools each sequence.
     fn encode_ids(&self, seqs: &[&[u32]]) -> Result<Vec<SparseVector>> {
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -325,10 +351,16 @@ impl Encoder {
             spans.push((real.len() / width, l));
             real.extend_from_slice(&hidden[b * len * width..(b * len + l) * width]);
         }
-        Ok(self.decoder.pool(&real, &spans))
+        self.decoder
+            .pool(&real, &spans)
+            .map_err(|e| Error::model(&self.files.weights, e.to_string()))
     }
 
-    /// The vocabulary entry of a term id.
+    /// The vocabulary entry of a term id (any id of a vector this encoder
+    /// made).
+    ///
+    /// # Panics
+    /// If `id` is not below the vocabulary size.
     pub fn token(&self, id: u32) -> &str {
         &self.vocab[id as usize]
     }
@@ -354,10 +386,26 @@ impl Encoder {
         &self.files
     }
 
-    /// A checksum of config.json and tokenizer.json: an index records it so
-    /// that a query is never encoded by a different model than the documents.
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+    /// A checksum of config.json, tokenizer.json and the weights: an index
+    /// records it so that a query is never encoded by a different model
+    /// than the documents (see [`is_model`](Self::is_model)). A local
+    /// folder's weights are hashed on the first call.
+    pub fn fingerprint(&self) -> Result<&str> {
+        self.identity.fingerprint()
+    }
+
+    /// The weights file's stamp, which an index records next to the
+    /// fingerprint so that [`is_model`](Self::is_model) need not hash the
+    /// same, unchanged file again (`None` for a hub model).
+    pub fn weights_stamp(&self) -> Option<FileStamp> {
+        self.identity.stamp()
+    }
+
+    /// Whether `recorded`, a fingerprint an index records with the weights
+    /// `stamp`, names this model. Indexes written before the weights were
+    /// fingerprinted are compared on config.json and tokenizer.json only.
+    pub fn is_model(&self, recorded: &str, stamp: Option<&FileStamp>) -> Result<bool> {
+        self.identity.is(recorded, stamp)
     }
 
     /// Texts per forward pass.
@@ -368,6 +416,17 @@ impl Encoder {
     /// The truncation length in tokens.
     pub fn max_length(&self) -> usize {
         self.max_length
+    }
+
+    /// How texts longer than the maximum length are encoded (the window
+    /// clamped to the model's maximum).
+    pub fn long_docs(&self) -> LongDocs {
+        self.long_docs
+    }
+
+    /// Arithmetic of the vocabulary projection.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 }
 
@@ -439,13 +498,4 @@ fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> Result<V
         ));
     }
     Ok(vocab)
-}
-
-fn fingerprint(paths: &[&Path]) -> Result<String> {
-    let mut out = String::from("crc32:");
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(*path, e))?;
-        out.push_str(&format!("{:08x}", crc32fast::hash(&bytes)));
-    }
-    Ok(out)
 }

@@ -22,8 +22,10 @@ use crate::sparse::SparseVector;
 /// Vocabulary entries per parallel work item.
 const CHUNK: usize = 1024;
 
-/// Arithmetic of the vocabulary projection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Arithmetic of the vocabulary projection (recorded in an index's
+/// `meta.json` as `"f32"` or `"bf16"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// f32 throughout: equal to the reference within 1e-5.
     #[default]
@@ -31,6 +33,20 @@ pub enum Precision {
     /// bf16 products with f32 sums (AVX512_BF16 CPUs): about twice as fast
     /// on the projection, vectors differ by ~1e-2; see [`super::bf16`].
     Bf16,
+}
+
+/// A vocabulary logit that is `+inf` or NaN: the checkpoint's activations
+/// overflow `f32`, so no valid vector exists.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "the model's logit for vocabulary entry {term} is {value}: its activations overflow f32 \
+     (the checkpoint's weights are broken or far too large)"
+)]
+pub struct NonFinite {
+    /// The vocabulary entry.
+    pub term: u32,
+    /// The logit (`+inf` or NaN).
+    pub value: f32,
 }
 
 /// The packed decoder matrix.
@@ -113,7 +129,15 @@ impl Decoder {
     /// Pools the hidden states of several texts. `hidden` is row-major
     /// `[tokens, hidden]`, the real tokens of each text consecutive;
     /// `spans[i]` is the `(first row, row count)` of text `i`.
-    pub fn pool(&self, hidden: &[f32], spans: &[(usize, usize)]) -> Vec<SparseVector> {
+    ///
+    /// A checkpoint whose activations overflow (an infinite or NaN logit
+    /// before the activation) is an error: its vector would break the
+    /// [`SparseVector`] invariants, or silently lose terms.
+    pub fn pool(
+        &self,
+        hidden: &[f32],
+        spans: &[(usize, usize)],
+    ) -> Result<Vec<SparseVector>, NonFinite> {
         assert!(
             spans
                 .iter()
@@ -142,7 +166,7 @@ impl Decoder {
         texts: usize,
         starts: &[usize],
         maxima: &[Vec<f32>],
-    ) -> SparseVector {
+    ) -> Result<SparseVector, NonFinite> {
         let vocab = self.vocab();
         let mut indices = Vec::new();
         let mut values = Vec::new();
@@ -154,14 +178,25 @@ impl Decoder {
                 if v >= vocab {
                     break;
                 }
-                let w = splade_activation(m + self.bias[v]);
+                let logit = m + self.bias[v];
+                // -inf is a text without tokens (weight 0); +inf and NaN
+                // come only from weights that overflow f32.
+                if logit.is_nan() || logit == f32::INFINITY {
+                    return Err(NonFinite {
+                        term: v as u32,
+                        value: logit,
+                    });
+                }
+                let w = splade_activation(logit);
                 if w > 0.0 {
                     indices.push(v as u32);
                     values.push(w);
                 }
             }
         }
-        SparseVector::new(indices, values).expect("pooled ids are increasing and positive")
+        // Ids increase and every weight is finite and positive (checked
+        // above), so this is the invariant-preserving constructor.
+        Ok(SparseVector::new(indices, values).expect("pooled ids are increasing and positive"))
     }
 
     /// Max over each text's tokens of `h_t · w_v` for `v` in
@@ -244,7 +279,7 @@ mod tests {
         let spans = [(0, 1), (1, 299), (5, 3), (0, 0)];
         for kernel in Kernel::available() {
             let dec = Decoder::with_kernel(&weight, bias.clone(), h, kernel);
-            let pooled = dec.pool(&states, &spans);
+            let pooled = dec.pool(&states, &spans).unwrap();
             for (i, &(first, count)) in spans.iter().enumerate() {
                 let want = naive(&weight, &bias, h, &states[first * h..], count);
                 for (v, w) in want.iter().enumerate() {
@@ -254,6 +289,31 @@ mod tests {
                     );
                 }
                 assert_eq!(pooled[i].nnz(), want.iter().filter(|w| **w > 0.0).count());
+            }
+        }
+    }
+
+    #[test]
+    fn overflowing_logits_are_an_error_not_a_panic() {
+        let (vocab, h) = (40, 4);
+        let states = vec![1.0f32; 2 * h];
+        // Entry 7's dot products overflow to +inf (huge finite weights);
+        // with a bias of -inf, or a NaN bias, its logit is NaN.
+        for (row, bias, nan) in [
+            (f32::MAX, 0.0, false),
+            (f32::MAX, f32::NEG_INFINITY, true),
+            (0.5, f32::NAN, true),
+        ] {
+            let mut weight = pseudo_random(vocab * h, 4);
+            weight[7 * h..8 * h].fill(row);
+            let mut biases = vec![0.0; vocab];
+            biases[7] = bias;
+            for kernel in Kernel::available() {
+                let dec = Decoder::with_kernel(&weight, biases.clone(), h, kernel);
+                let err = dec.pool(&states, &[(0, 2)]).unwrap_err();
+                assert_eq!(err.term, 7, "{kernel:?}");
+                assert_eq!(err.value.is_nan(), nan, "{kernel:?}: {err}");
+                assert!(err.to_string().contains("overflow"), "{err}");
             }
         }
     }

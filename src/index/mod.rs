@@ -82,9 +82,27 @@ pub struct ModelInfo {
     pub id: String,
     /// Hub revision (commit), when known.
     pub revision: Option<String>,
-    /// Hash of the weights and tokenizer, to detect a different model under
-    /// the same name.
+    /// Hash of the config, tokenizer and weights, to detect a different
+    /// model under the same name (see `Encoder::fingerprint`).
     pub fingerprint: String,
+    /// The weights file the fingerprint was computed from, as it was then:
+    /// a model whose file still has this stamp needs no hashing to match
+    /// (a cache; absent for hub models and older indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_file: Option<crate::encoder::FileStamp>,
+    /// Truncation length in tokens the documents were encoded with. This
+    /// and the next two fields are absent in indexes written before they
+    /// were recorded, and for indexes built from vectors: then nothing is
+    /// known and queries are encoded as the flags say (default: the
+    /// model's maximum, f32, truncate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Arithmetic of the vocabulary projection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::encoder::Precision>,
+    /// How texts longer than `max_length` were encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_docs: Option<crate::encoder::LongDocs>,
 }
 
 /// A document's stored fields, returned with search results.

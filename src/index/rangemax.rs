@@ -272,27 +272,38 @@ impl RangeMax {
     /// Builds the same bytes in memory from `lists` (one per dictionary
     /// entry, `None` when damaged, impacts quantized by `quant`) of a
     /// segment of `docs` documents, for segments written without a `.bmx`.
+    /// Sequential: safe inside a lazily initialised cell (see
+    /// [`build_parallel`](Self::build_parallel)).
     pub(crate) fn build<'a>(
+        lists: impl IntoIterator<Item = Option<PostingList<'a>>>,
+        quant: Quantizer,
+        docs: u32,
+    ) -> RangeMax {
+        let n_ranges = ranges(docs);
+        let parts = lists
+            .into_iter()
+            .map(|list| term_part(list, quant, n_ranges))
+            .collect();
+        RangeMax::assemble(parts, n_ranges)
+    }
+
+    /// [`build`](Self::build) spread over rayon's threads. Never call it
+    /// while initialising a cell that the parallel work could touch
+    /// (`OnceLock::get_or_init`): a thread waiting for its stolen part
+    /// runs other queued work, which may re-enter the same initialisation
+    /// on that thread, a deadlock (rayon issue 1251).
+    pub(crate) fn build_parallel<'a>(
         lists: impl IndexedParallelIterator<Item = Option<PostingList<'a>>>,
         quant: Quantizer,
         docs: u32,
     ) -> RangeMax {
         let n_ranges = ranges(docs);
-        let parts: Vec<(Vec<u8>, (u32, bool, f32))> = lists
-            .map(|list| {
-                let (mut ds, mut vs) = (Vec::new(), Vec::new());
-                if let Some(l) = list {
-                    // Stops at a damaged block, like every reader.
-                    let _ = l.for_each(|d, c| {
-                        ds.push(d);
-                        vs.push(quant.value(c));
-                    });
-                }
-                let mut out = Vec::new();
-                let entry = encode_term(&ds, |i| vs[i], n_ranges, &mut out);
-                (out, entry)
-            })
-            .collect();
+        let parts = lists.map(|list| term_part(list, quant, n_ranges)).collect();
+        RangeMax::assemble(parts, n_ranges)
+    }
+
+    /// Lays out the terms' encoded maxima and their directory.
+    fn assemble(parts: Vec<(Vec<u8>, (u32, bool, f32))>, n_ranges: usize) -> RangeMax {
         let mut bytes = vec![0u8; HEADER_LEN as usize + 8];
         let mut dir = Vec::with_capacity(parts.len() * ENTRY);
         for (data, entry) in &parts {
@@ -352,6 +363,25 @@ impl RangeMax {
     }
 }
 
+/// One term's encoded maxima and directory entry, from its posting list
+/// (stopping at a damaged block, like every reader).
+fn term_part(
+    list: Option<PostingList>,
+    quant: Quantizer,
+    n_ranges: usize,
+) -> (Vec<u8>, (u32, bool, f32)) {
+    let (mut ds, mut vs) = (Vec::new(), Vec::new());
+    if let Some(l) = list {
+        let _ = l.for_each(|d, c| {
+            ds.push(d);
+            vs.push(quant.value(c));
+        });
+    }
+    let mut out = Vec::new();
+    let entry = encode_term(&ds, |i| vs[i], n_ranges, &mut out);
+    (out, entry)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,7 +398,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode_list(docs, codes, 2, &mut bytes);
         let list = PostingList::new(&bytes, docs.len() as u32, 2).unwrap();
-        RangeMax::build(vec![Some(list)].into_par_iter(), CODES, n_docs)
+        RangeMax::build([Some(list)], CODES, n_docs)
     }
 
     #[test]
@@ -442,7 +472,9 @@ mod tests {
             .iter()
             .map(|(b, n)| PostingList::new(b, *n, 2))
             .collect();
-        let in_memory = RangeMax::build(views.into_par_iter(), CODES, 5000);
+        let in_memory = RangeMax::build(views.clone(), CODES, 5000);
+        let in_parallel = RangeMax::build_parallel(views.into_par_iter(), CODES, 5000);
+        assert_eq!(in_memory.bytes(), in_parallel.bytes());
         for t in 0..2 {
             let (mut a, mut b) = (vec![0.0f32; ranges(5000)], vec![0.0f32; ranges(5000)]);
             on_disk.term(t).unwrap().add_to(0.5, &mut a);

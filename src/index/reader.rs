@@ -35,7 +35,8 @@ pub(crate) struct Segment {
     stored: Option<StoredTable>,
     /// The deletes bitmap and its file, when documents are deleted.
     deleted: Option<(MappedFile, Bitmap)>,
-    /// Block-max bounds, built on the first pruned search.
+    /// Block-max bounds: from the `.bmx`, or built in memory before a
+    /// pruned search ([`Index::build_range_maxima`]).
     range_max: OnceLock<RangeMax>,
 }
 
@@ -108,14 +109,26 @@ impl Segment {
         })
     }
 
-    /// The per-range maxima of every term, built on first use.
+    /// The per-range maxima of every term. A pruned `Searcher` has them
+    /// built beforehand, in parallel ([`Index::build_range_maxima`]); a
+    /// segment reached without that builds them here, sequentially. The
+    /// cell's initialisation must not run parallel work: this is called
+    /// from inside the parallel loop over a batch's queries, and a rayon
+    /// thread that waits inside `get_or_init` may pick up another query
+    /// that enters the same `get_or_init`: a deadlock (rayon issue 1251).
     pub(crate) fn range_max(&self) -> &RangeMax {
-        self.range_max.get_or_init(|| {
-            let lists = (0..self.terms.len())
-                .into_par_iter()
-                .map(|i| self.list(&self.terms.info(i)));
-            RangeMax::build(lists, self.quant, self.docs)
-        })
+        self.range_max
+            .get_or_init(|| RangeMax::build(self.lists(), self.quant, self.docs))
+    }
+
+    /// Whether the range maxima are ready (on disk or built).
+    pub(crate) fn has_range_max(&self) -> bool {
+        self.range_max.get().is_some()
+    }
+
+    /// Every dictionary entry's posting list (`None` when damaged).
+    fn lists(&self) -> impl Iterator<Item = Option<PostingList<'_>>> {
+        (0..self.terms.len()).map(|i| self.list(&self.terms.info(i)))
     }
 
     /// The posting list a dictionary entry points at (`None` if damaged).
@@ -243,6 +256,21 @@ impl Index {
             num_docs: base as u32,
             deleted,
         })
+    }
+
+    /// Builds in memory the range maxima of the segments that have no
+    /// `.bmx`, spread over rayon's threads, outside any lazily initialised
+    /// cell (see [`Segment::range_max`]). Pruned searchers call it before
+    /// their first query; it costs nothing once they are built.
+    pub(crate) fn build_range_maxima(&self) {
+        for seg in self.segments.iter().filter(|s| !s.has_range_max()) {
+            let lists = (0..seg.terms.len())
+                .into_par_iter()
+                .map(|i| seg.list(&seg.terms.info(i)));
+            let table = RangeMax::build_parallel(lists, seg.quant, seg.docs);
+            // Another thread may have set it meanwhile: the same bytes.
+            let _ = seg.range_max.set(table);
+        }
     }
 
     /// Computes the CRC32 of every file and compares it with the file's

@@ -148,6 +148,11 @@ pub fn search_batch_with(
     k: usize,
     options: &SearchOptions,
 ) -> Vec<Vec<Hit>> {
+    // What pruning needs is built here, before the parallel loop, never
+    // lazily from inside it (see `Index::build_range_maxima`).
+    if options.prunes(index) {
+        index.build_range_maxima();
+    }
     queries
         .par_iter()
         .map_init(
@@ -173,12 +178,18 @@ pub struct Searcher<'a> {
 }
 
 impl<'a> Searcher<'a> {
-    /// A searcher over `index`; buffers are allocated on first use.
+    /// A searcher over `index`; buffers are allocated on first use. A
+    /// pruning searcher first builds the range maxima that segments
+    /// without a `.bmx` lack (once per index, in parallel).
     pub fn new(index: &'a Index, options: SearchOptions) -> Self {
+        let prunes = options.prunes(index);
+        if prunes {
+            index.build_range_maxima();
+        }
         Searcher {
             index,
             options,
-            prunes: options.prunes(index),
+            prunes,
             scores: Vec::new(),
             scratch: pruned::Scratch::default(),
             stats: PruneStats::default(),

@@ -340,3 +340,50 @@ fn auto_prunes_large_indexes_with_stored_maxima() {
     assert!(!auto_prunes(1.0, big, big, u64::from(big) / 2));
     assert!(!auto_prunes(0.9, 0, 0, 0));
 }
+
+#[test]
+fn pruned_searchers_build_range_maxima_before_the_first_query() {
+    // A batch's queries run in parallel and all need the segments' range
+    // maxima: they must be ready before the parallel loop, not built
+    // lazily (with parallel work) from inside it.
+    let mut rng = Rng::new(84);
+    let docs = tied_docs(&mut rng, 600, 60);
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), &docs, WriterOptions::default());
+    let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
+    w.add("new", &[("t1", 1.0)], None, "x").unwrap();
+    w.commit().unwrap();
+    let index = Index::open(dir.path()).unwrap();
+    assert_eq!(index.segments.len(), 2);
+    let ready = |index: &Index| {
+        index
+            .segments
+            .iter()
+            .map(|s| s.has_range_max())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ready(&index), [false, false], "no .bmx: built in memory");
+    let _ = Searcher::new(&index, EXHAUSTIVE);
+    assert_eq!(
+        ready(&index),
+        [false, false],
+        "exhaustive scoring needs none"
+    );
+    let _ = Searcher::new(&index, PRUNED);
+    assert_eq!(ready(&index), [true, true]);
+
+    // And the batch entry point builds them before its parallel loop.
+    let index = Index::open(dir.path()).unwrap();
+    let queries: Vec<Vec<(String, f32)>> =
+        (0..200).map(|_| random_vector(&mut rng, 60, 5)).collect();
+    let approx = SearchOptions {
+        strategy: Strategy::Auto,
+        approx: 0.9,
+    };
+    let batch = search_batch_with(&index, &queries, 5, &approx);
+    assert_eq!(ready(&index), [true, true]);
+    for (q, hits) in queries.iter().zip(&batch) {
+        let q = borrow(q);
+        assert_eq!(hits, &search_with(&index, &q, 5, &approx));
+    }
+}

@@ -89,7 +89,7 @@ proptest! {
 
     #[test]
     fn from_dense_matches_from_pairs(dense in prop::collection::vec(weight(), 0..100)) {
-        let v = SparseVector::from_dense(&dense);
+        let v = SparseVector::from_dense(&dense).unwrap();
         assert_invariants(&v);
         let pairs: Vec<(u32, f32)> = dense.iter().enumerate().map(|(i, w)| (i as u32, *w)).collect();
         prop_assert_eq!(v, SparseVector::from_pairs(pairs).unwrap());
