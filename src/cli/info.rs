@@ -104,6 +104,11 @@ fn summary(index: &Index) -> serde_json::Value {
         "model": meta.model.as_ref().map(|m| m.id.clone()),
         "model_revision": meta.model.as_ref().and_then(|m| m.revision.clone()),
         "model_fingerprint": meta.model.as_ref().map(|m| m.fingerprint.clone()),
+        // The settings queries are encoded with (absent before they were
+        // recorded, and for indexes built from vectors).
+        "model_max_length": meta.model.as_ref().and_then(|m| m.max_length),
+        "model_precision": meta.model.as_ref().and_then(|m| m.precision),
+        "model_long_docs": meta.model.as_ref().and_then(|m| m.long_docs),
         "format_version": meta.format_version,
         "written_by": format!("splade {}", meta.splade_version),
     })

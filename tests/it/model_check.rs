@@ -182,6 +182,10 @@ fn encoding_settings_are_recorded_and_contradicting_flags_refused() {
     );
     let m = recorded(dir, "short");
     assert_eq!(m["max_length"], 8, "{m}");
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["info", "--index", "short", "--json"])).unwrap();
+    assert_eq!(info["model_max_length"], 8, "{info}");
+    assert_eq!(info["model_precision"], "f32", "{info}");
     assert_eq!(m["precision"], "f32", "{m}");
     assert_eq!(
         m["long_docs"],
