@@ -311,11 +311,6 @@ pub fn column_safe(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join("_")
 }
 
-/// True for the error a closed pipe gives (`splade ... | head`).
-pub fn is_broken_pipe(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::BrokenPipe
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
