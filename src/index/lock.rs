@@ -33,11 +33,22 @@ pub enum LockWait {
     Wait,
 }
 
-/// The held write lock of one index directory; released when dropped (the
-/// kernel drops it when the file is closed).
+/// The held write lock of one index directory; released when dropped.
 #[derive(Debug)]
 pub(crate) struct WriteLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for WriteLock {
+    /// Unlocks explicitly rather than only closing the file: a process
+    /// that spawns children shares the lock's open file with each child
+    /// between its fork and its exec, and closing our descriptor would
+    /// leave the lock held until the last copy closes, refusing the next
+    /// writer of this very process. Unlocking releases it at once, for all
+    /// copies. (A syscall, but no data is written.)
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
 }
 
 impl WriteLock {
@@ -62,7 +73,7 @@ impl WriteLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(WriteLock { _file: file })
+        Ok(WriteLock { file })
     }
 }
 
@@ -99,6 +110,17 @@ mod tests {
         assert!(err.to_string().contains("another splade"), "{err}");
         drop(held);
         WriteLock::acquire(dir.path(), LockWait::Fail).unwrap();
+    }
+
+    #[test]
+    fn a_copy_of_the_descriptor_does_not_keep_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = WriteLock::acquire(dir.path(), LockWait::Fail).unwrap();
+        // What a child spawned by this process holds between fork and exec.
+        let copy = held.file.try_clone().unwrap();
+        drop(held);
+        WriteLock::acquire(dir.path(), LockWait::Fail).expect("released with its holder");
+        drop(copy);
     }
 
     #[test]

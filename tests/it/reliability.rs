@@ -362,11 +362,19 @@ fn index_open_races_commits() {
             }
             (opens, failures)
         });
-        for round in 1..=150 {
-            commit(round);
-        }
+        // The reader stops even if a commit panics (else the scope waits
+        // for it forever).
+        let commits = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for round in 1..=150 {
+                commit(round);
+            }
+        }));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        reader.join().unwrap()
+        let seen = reader.join().unwrap();
+        if let Err(panic) = commits {
+            std::panic::resume_unwind(panic);
+        }
+        seen
     });
     eprintln!(
         "open vs commit: {opens} opens during 150 commits, {} failed",
