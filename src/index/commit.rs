@@ -66,8 +66,13 @@ pub(crate) fn begin_build(dir: &Path, wait: LockWait) -> Result<Change, IndexErr
 /// writers. The caller opens the index only after this, so that it starts
 /// from the latest commit.
 pub(crate) fn begin_change(dir: &Path, wait: LockWait) -> Result<Change, IndexError> {
-    // Not an index: refuse before creating a lock file in it.
-    read_meta(dir)?;
+    // Not an index: refuse before creating a lock file in it. (Only its
+    // presence: the caller reads and checks meta.json once it holds the lock.)
+    if !dir.join(META_FILE).is_file() {
+        return Err(IndexError::NotAnIndex {
+            path: dir.to_path_buf(),
+        });
+    }
     let lock = WriteLock::acquire(dir, wait)?;
     let generation = prepare_dir(dir)?;
     Ok(Change { lock, generation })

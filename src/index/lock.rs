@@ -125,21 +125,23 @@ mod tests {
 
     #[test]
     fn a_waiting_writer_gets_the_lock_when_the_holder_is_done() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
         let dir = tempfile::tempdir().unwrap();
         let held = WriteLock::acquire(dir.path(), LockWait::Fail).unwrap();
-        let path = dir.path().to_path_buf();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let released = Arc::new(AtomicBool::new(false));
+        let (path, seen) = (dir.path().to_path_buf(), Arc::clone(&released));
         let waiter = std::thread::spawn(move || {
             let lock = WriteLock::acquire(&path, LockWait::Wait).unwrap();
-            tx.send(()).unwrap();
+            // Ordering, not timing: the lock came only after the release.
+            let after_release = seen.load(Ordering::SeqCst);
             drop(lock);
+            after_release
         });
-        // Still blocked while the first lock is held.
-        let waited = rx.recv_timeout(std::time::Duration::from_millis(200));
-        assert!(waited.is_err(), "the waiter got a held lock");
+        // Give the waiter the chance to block on the held lock.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        released.store(true, Ordering::SeqCst);
         drop(held);
-        rx.recv_timeout(std::time::Duration::from_secs(10))
-            .expect("the waiter never got the released lock");
-        waiter.join().unwrap();
+        assert!(waiter.join().unwrap(), "the waiter got a held lock");
     }
 }
