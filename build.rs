@@ -9,7 +9,8 @@
 //!   `SPLADE_SHARED`) are there;
 //! - `splade_cpu_bf16`: this CPU has AVX512_BF16 (tests build and run on the
 //!   same machine);
-//! - `splade_root`: the build runs as root, which may mount a tmpfs.
+//! - `splade_root`: the build runs as root, which may mount a tmpfs;
+//! - `splade_script`: util-linux `script` is installed (a terminal for tests).
 //!
 //! Nothing here affects the library or the binary.
 
@@ -21,6 +22,7 @@ fn main() {
         "splade_shared",
         "splade_cpu_bf16",
         "splade_root",
+        "splade_script",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -48,6 +50,12 @@ fn main() {
     }
     if is_root() {
         println!("cargo::rustc-cfg=splade_root");
+    }
+    let script = std::process::Command::new("script")
+        .arg("--version")
+        .output();
+    if script.is_ok_and(|o| o.status.success()) {
+        println!("cargo::rustc-cfg=splade_script");
     }
 }
 
