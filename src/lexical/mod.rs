@@ -13,5 +13,7 @@
 //! collections (tokens of every document, nDCG@10 of the rankings).
 
 pub mod analyze;
+pub mod bm25;
 
 pub use analyze::{Analyzer, document_text};
+pub use bm25::{Bm25Params, CollectionStats, InvalidBm25Param, TermMatch};
