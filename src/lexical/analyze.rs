@@ -19,7 +19,8 @@
 //!    code point under Python 3.11's Unicode 14.0). It is not the `regex`
 //!    crate's `\w`, which adds combining marks (M*), connector punctuation
 //!    (Pc) and joiners and leaves out No (`²`, `½`); hence the class
-//!    `[\p{L}\p{N}_]` below. Lengths count code points, as Python does;
+//!    `[\p{L}\p{N}_]`, whose ranges come from `regex-syntax`'s tables.
+//!    Lengths count code points, as Python does;
 //! 3. a token equal to one of bm25s's 33 English stopwords is dropped; the
 //!    check is on the lower-cased token *before* stemming (`ins` stays and
 //!    stems to `in`);
@@ -39,9 +40,11 @@
 //! one, so a letter assigned since (rare scripts, new CJK extensions) is a
 //! word character here and not in Python 3.11.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
-use regex::Regex;
 use snowball_stemmers_rs::{Algorithm, Stemmer};
 
 /// bm25s's English stopwords, `STOPWORDS_EN` in `bm25s/stopwords.py`
@@ -56,8 +59,12 @@ pub const STOPWORDS_EN: [&str; 33] = [
 /// The longest stopword, in bytes: a longer token needs no lookup.
 const LONGEST_STOPWORD: usize = 5;
 
-/// Python's `\w\w+` between word boundaries: see the module docs.
-const TOKEN_PATTERN: &str = r"[\p{L}\p{N}_]{2,}";
+/// Python's word characters (`str.isalnum()` or `_`): see the module docs.
+const WORD_CLASS: &str = r"[\p{L}\p{N}_]";
+
+/// Stems remembered per thread before the memo starts afresh: about 40,000
+/// distinct words make up a 14,000-passage corpus, and a few MiB is cheap.
+const STEM_MEMO_ENTRIES: usize = 1 << 17;
 
 /// Whether `token` (already lower-cased) is one of [`STOPWORDS_EN`].
 pub fn is_stopword(token: &str) -> bool {
@@ -72,21 +79,43 @@ pub fn document_text(title: &str, text: &str) -> String {
     format!("{title} {text}")
 }
 
+/// The non-ASCII word characters as sorted, disjoint ranges, from the
+/// Unicode tables of `regex-syntax` (the `regex` crate's), built once.
+fn word_ranges() -> &'static [(char, char)] {
+    static RANGES: OnceLock<Vec<(char, char)>> = OnceLock::new();
+    RANGES.get_or_init(|| {
+        use regex_syntax::hir::{Class, HirKind};
+        let hir = regex_syntax::Parser::new()
+            .parse(WORD_CLASS)
+            .expect("the word class parses");
+        match hir.kind() {
+            HirKind::Class(Class::Unicode(class)) => class
+                .ranges()
+                .iter()
+                .map(|r| (r.start(), r.end()))
+                .collect(),
+            other => unreachable!("a Unicode class parses as one: {other:?}"),
+        }
+    })
+}
+
 /// Turns text into BM25 terms; see the module docs for the exact steps.
 ///
-/// Cheap to share: it holds a compiled pattern and a stemmer function, and
-/// is `Send + Sync`, so one analyzer serves every thread.
+/// Cheap to make and to share: it holds a table reference and a stemmer
+/// function, and is `Send + Sync`, so one analyzer serves every thread.
+/// Stems are memoized per thread (a word is stemmed once per thread, not
+/// once per occurrence), which makes analysis about four times faster.
 pub struct Analyzer {
-    tokens: Regex,
+    word_ranges: &'static [(char, char)],
     stemmer: Stemmer,
 }
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Analyzer")
-            .field("pattern", &TOKEN_PATTERN)
+            .field("word_class", &WORD_CLASS)
             .field("stopwords", &"bm25s en")
-            .field("stemmer", &"Snowball english")
+            .field("stemmer", &"Snowball 3.0 english")
             .finish()
     }
 }
@@ -101,7 +130,7 @@ impl Analyzer {
     /// The reference BM25's English analyzer, the only one there is.
     pub fn english() -> Analyzer {
         Analyzer {
-            tokens: Regex::new(TOKEN_PATTERN).expect("the token pattern compiles"),
+            word_ranges: word_ranges(),
             stemmer: Stemmer::create(Algorithm::English),
         }
     }
@@ -109,19 +138,114 @@ impl Analyzer {
     /// The terms of `text`, in order, repeats kept.
     pub fn analyze(&self, text: &str) -> Vec<String> {
         let mut terms = Vec::new();
-        self.for_each_term(text, |t| terms.push(t.into_owned()));
+        self.for_each_term(text, |t| terms.push(t.to_owned()));
         terms
     }
 
     /// Calls `f` with each term of `text`, in order, repeats kept, without
-    /// allocating a `String` for a term the stemmer leaves unchanged.
-    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(Cow<'_, str>)) {
+    /// allocating a `String` per term.
+    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) {
         let lower = text.to_lowercase();
-        for m in self.tokens.find_iter(&lower) {
-            let token = m.as_str();
+        STEMS.with(|memo| match memo.try_borrow_mut() {
+            Ok(mut memo) => self.for_each_token(&lower, |t| memo.stem(&self.stemmer, t, &mut f)),
+            // `f` itself analyzes: the memo is in use, stem without it.
+            Err(_) => self.for_each_token(&lower, |t| f(&self.stemmer.stem(t))),
+        })
+    }
+
+    /// The tokens of lower-cased text that are no stopwords: maximal runs
+    /// of two or more word characters (Python's `\b\w\w+\b`).
+    fn for_each_token(&self, lower: &str, mut f: impl FnMut(&str)) {
+        let mut run: Option<(usize, usize)> = None; // (byte start, chars)
+        let mut emit = |token: &str| {
             if !is_stopword(token) {
-                f(self.stemmer.stem(token));
+                f(token)
             }
+        };
+        for (i, c) in lower.char_indices() {
+            if self.is_word(c) {
+                match &mut run {
+                    Some((_, chars)) => *chars += 1,
+                    None => run = Some((i, 1)),
+                }
+            } else if let Some((start, chars)) = run.take()
+                && chars >= 2
+            {
+                emit(&lower[start..i]);
+            }
+        }
+        if let Some((start, chars)) = run
+            && chars >= 2
+        {
+            emit(&lower[start..]);
+        }
+    }
+
+    /// Python's `\w`: Unicode categories L* and N*, and `_`.
+    fn is_word(&self, c: char) -> bool {
+        if c.is_ascii() {
+            return c.is_ascii_alphanumeric() || c == '_';
+        }
+        self.word_ranges
+            .binary_search_by(|&(start, end)| {
+                if end < c {
+                    std::cmp::Ordering::Less
+                } else if start > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
+    }
+}
+
+thread_local! {
+    /// This thread's memo of stems; a pure function's results, so it changes
+    /// no output, only the time.
+    static STEMS: RefCell<StemMemo> = RefCell::new(StemMemo::default());
+}
+
+/// Word to stem, bounded by [`STEM_MEMO_ENTRIES`].
+#[derive(Default)]
+struct StemMemo {
+    stems: HashMap<Box<str>, Box<str>, BuildHasherDefault<Fnv1a>>,
+}
+
+impl StemMemo {
+    /// Calls `f` with the stem of `word`, stemming it on a miss.
+    fn stem(&mut self, stemmer: &Stemmer, word: &str, f: &mut impl FnMut(&str)) {
+        if let Some(stem) = self.stems.get(word) {
+            return f(stem);
+        }
+        let stem = stemmer.stem(word);
+        f(&stem);
+        if self.stems.len() >= STEM_MEMO_ENTRIES {
+            self.stems.clear();
+        }
+        self.stems.insert(word.into(), stem.into());
+    }
+}
+
+/// FNV-1a: words are short and not adversarial here (a slow lookup is the
+/// worst an attacker gets), and SipHash would cost as much as the lookup.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
     }
 }
@@ -167,7 +291,9 @@ mod tests {
         // Where Snowball 3.0 (PyStemmer 3.1) and rust-stemmers 1.2 differ.
         check(
             "organization organizations international generously added emergency",
-            &["organiz", "organiz", "internat", "generous", "add", "emergenc"],
+            &[
+                "organiz", "organiz", "internat", "generous", "add", "emergenc",
+            ],
         );
         check("biologists paste", &["biolog", "paste"]);
     }
@@ -203,7 +329,10 @@ mod tests {
         // Final sigma: the last Σ lower-cases to ς, the others to σ.
         check(
             "ΣΟΦΟΣ ΌΣΟΣ",
-            &["\u{3c3}\u{3bf}\u{3c6}\u{3bf}\u{3c2}", "\u{3cc}\u{3c3}\u{3bf}\u{3c2}"],
+            &[
+                "\u{3c3}\u{3bf}\u{3c6}\u{3bf}\u{3c2}",
+                "\u{3cc}\u{3c3}\u{3bf}\u{3c2}",
+            ],
         );
         // İ lower-cases to i + U+0307 (a combining mark, no word character).
         check("İstanbul", &["stanbul"]);
@@ -238,8 +367,35 @@ mod tests {
         let a = Analyzer::english();
         let text = "Running dogs, running cats: the end.";
         let mut seen = Vec::new();
-        a.for_each_term(text, |t| seen.push(t.into_owned()));
+        a.for_each_term(text, |t| seen.push(t.to_owned()));
         assert_eq!(seen, a.analyze(text));
         assert_eq!(seen, ["run", "dog", "run", "cat", "end"]);
+    }
+
+    #[test]
+    fn analyzing_inside_the_callback_gives_the_same_terms() {
+        // The inner call finds this thread's stem memo in use and stems
+        // without it.
+        let a = Analyzer::english();
+        let mut inner = Vec::new();
+        a.for_each_term("Running dogs", |t| {
+            inner.push((t.to_owned(), a.analyze("Running dogs")));
+        });
+        let expected = ["run", "dog"];
+        assert_eq!(inner.len(), 2);
+        for (term, nested) in inner {
+            assert!(expected.contains(&term.as_str()));
+            assert_eq!(nested, expected);
+        }
+    }
+
+    #[test]
+    fn word_ranges_are_sorted_and_disjoint() {
+        let r = word_ranges();
+        assert!(r.len() > 500, "{} ranges", r.len());
+        assert!(r.windows(2).all(|w| w[0].1 < w[1].0));
+        let a = Analyzer::english();
+        assert!(a.is_word('é') && a.is_word('東') && a.is_word('²') && a.is_word('_'));
+        assert!(!a.is_word('\u{301}') && !a.is_word('\u{200d}') && !a.is_word('‿'));
     }
 }

@@ -238,7 +238,10 @@ mod tests {
         assert!(Bm25Params::new(1.2, 1.0).is_ok());
         let e = Bm25Params::new(-0.1, 0.5).unwrap_err();
         assert_eq!(e.name, "k1");
-        assert_eq!(e.to_string(), "BM25 k1 must be a finite number >= 0, got -0.1");
+        assert_eq!(
+            e.to_string(),
+            "BM25 k1 must be a finite number >= 0, got -0.1"
+        );
         assert_eq!(Bm25Params::new(f64::NAN, 0.5).unwrap_err().name, "k1");
         assert_eq!(Bm25Params::new(1.5, 1.5).unwrap_err().name, "b");
         assert_eq!(Bm25Params::new(1.5, f64::NAN).unwrap_err().name, "b");
