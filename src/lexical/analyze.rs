@@ -36,9 +36,12 @@
 //! after step 3, and a query term that occurs twice counts twice.
 //!
 //! What can still differ from the reference: the Unicode version. Python
-//! 3.11 knows Unicode 14.0; `regex` and the standard library know a later
-//! one, so a letter assigned since (rare scripts, new CJK extensions) is a
-//! word character here and not in Python 3.11.
+//! 3.11 knows Unicode 14.0; `regex-syntax` 0.8 and the standard library know
+//! 16.0, so a letter assigned since (rare scripts, new CJK extensions) is a
+//! word character here and not in Python 3.11. `benches/bm25_parity.py`
+//! sweeps every code point of planes 0-3 and 14: the 9,394 that analyze
+//! differently are all unassigned in Unicode 14.0; no assigned one differs,
+//! in word-ness or in lower case.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
