@@ -20,23 +20,10 @@
 //! Terms are token *strings*, so an index can be built from pre-encoded
 //! vectors without a model; the caller maps vocabulary ids to tokens.
 
-mod commit;
-mod compact;
-mod deletes;
-mod docs;
 mod error;
 mod format;
-mod ids;
-mod lock;
-mod meta;
-mod postings;
-mod quant;
-mod rangemax;
-mod reader;
-mod reorder;
-mod spill;
-mod terms;
-mod writer;
+mod read;
+mod write;
 
 #[cfg(test)]
 mod segment_tests;
@@ -47,21 +34,21 @@ pub(crate) mod testutil;
 
 use serde::{Deserialize, Serialize};
 
-pub use compact::{CompactOptions, compact, compact_with};
-pub use deletes::{DeleteOptions, DeleteOutcome, delete};
 pub use error::IndexError;
-pub use lock::{LOCK_FILE, LockWait};
-pub use meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
-pub use quant::Quantization;
-pub use reader::Index;
-pub use writer::{AppendOptions, IndexWriter, WriterOptions};
+pub use format::deletes::{DeleteOptions, DeleteOutcome, delete};
+pub use format::meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
+pub use format::quant::Quantization;
+pub use read::index::Index;
+pub use write::compact::{CompactOptions, compact, compact_with};
+pub use write::lock::{LOCK_FILE, LockWait};
+pub use write::writer::{AppendOptions, IndexWriter, WriterOptions};
 
-pub(crate) use postings::{BLOCK, PostingList};
-pub(crate) use quant::Quantizer;
+pub(crate) use format::block::{BLOCK, PostingList};
+pub(crate) use format::quant::Quantizer;
 #[cfg(test)]
-pub(crate) use rangemax::ALWAYS_STORE;
-pub(crate) use rangemax::{RANGE_SHIFT, STORED_MIN_DOCS, TermRanges, ranges};
-pub(crate) use reader::Segment;
+pub(crate) use format::range_max::ALWAYS_STORE;
+pub(crate) use format::range_max::{RANGE_SHIFT, STORED_MIN_DOCS, TermRanges, ranges};
+pub(crate) use read::index::Segment;
 
 /// Version of the on-disk format written by this build. Bumped by every
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended

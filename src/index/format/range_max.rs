@@ -26,12 +26,12 @@
 
 use rayon::prelude::*;
 
-use super::error::IndexError;
-use super::format::{FileWriter, HEADER_LEN, MAGIC_RANGES, MappedFile};
-use super::format::{le_u32, le_u64, to_usize};
-use super::meta::FileMeta;
-use super::postings::PostingList;
-use super::quant::Quantizer;
+use crate::index::error::IndexError;
+use crate::index::format::block::PostingList;
+use crate::index::format::frame::{FileWriter, HEADER_LEN, MAGIC_RANGES, MappedFile};
+use crate::index::format::frame::{le_u32, le_u64, to_usize};
+use crate::index::format::meta::FileMeta;
+use crate::index::format::quant::Quantizer;
 
 /// Documents per range: `1 << RANGE_SHIFT`.
 pub(crate) const RANGE_SHIFT: u32 = 3;
@@ -386,7 +386,7 @@ fn term_part(
 mod tests {
     use super::*;
     use crate::index::Quantization;
-    use crate::index::postings::encode_list;
+    use crate::index::format::block::encode_list;
 
     /// 16-bit codes: a code's value is the code.
     const CODES: Quantizer = Quantizer {

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::IndexError;
-use super::format::sync_dir;
-use super::{FORMAT_VERSION, MIN_FORMAT_VERSION, ModelInfo, Quantization};
+use crate::index::error::IndexError;
+use crate::index::format::frame::sync_dir;
+use crate::index::{FORMAT_VERSION, MIN_FORMAT_VERSION, ModelInfo, Quantization};
 
 /// File name of the commit point.
 pub const META_FILE: &str = "meta.json";

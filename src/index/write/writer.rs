@@ -11,21 +11,21 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
-use super::commit::{Change, begin_build, begin_change, publish};
-use super::deletes::with_deletes;
-use super::docs::{StoredWriter, write_doc_table};
-use super::error::IndexError;
-use super::format::{FileWriter, MAGIC_POSTINGS};
-use super::ids::{LiveIds, hash_id};
-use super::lock::{LockWait, WriteLock};
-use super::meta::{FileMeta, Meta, SegmentMeta};
-use super::postings::{BLOCK, encode_list};
-use super::quant::Quantizer;
-use super::rangemax::RangeMaxWriter;
-use super::reader::Index;
-use super::spill::{Accumulator, List};
-use super::terms::{TermDictWriter, TermInfo};
-use super::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
+use crate::index::error::IndexError;
+use crate::index::format::block::{BLOCK, encode_list};
+use crate::index::format::deletes::with_deletes;
+use crate::index::format::doc_table::{StoredWriter, write_doc_table};
+use crate::index::format::frame::{FileWriter, MAGIC_POSTINGS};
+use crate::index::format::meta::{FileMeta, Meta, SegmentMeta};
+use crate::index::format::quant::Quantizer;
+use crate::index::format::range_max::RangeMaxWriter;
+use crate::index::format::terms::{TermDictWriter, TermInfo};
+use crate::index::read::ids::{LiveIds, hash_id};
+use crate::index::read::index::Index;
+use crate::index::write::commit::{Change, begin_build, begin_change, publish};
+use crate::index::write::lock::{LockWait, WriteLock};
+use crate::index::write::spill::{Accumulator, List};
+use crate::index::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
 
 /// How to build an index.
 #[derive(Clone, Debug)]
@@ -337,7 +337,7 @@ impl IndexWriter {
         meta.splade_version = self.options.splade_version.clone();
         drop(base);
         publish(&self.dir, &meta, base_generation)?;
-        Ok(super::stats_of(&meta))
+        Ok(crate::index::stats_of(&meta))
     }
 
     /// Writes the files of the new segment (not yet published).
@@ -413,7 +413,7 @@ pub(crate) fn write_postings(
     segment_docs: u32,
 ) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
     let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
-    let mut maxima = if super::rangemax::stored_for(segment_docs) {
+    let mut maxima = if crate::index::format::range_max::stored_for(segment_docs) {
         Some(RangeMaxWriter::create(
             dir,
             &format!("{stem}.bmx"),

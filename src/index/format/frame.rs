@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::error::IndexError;
-use super::meta::FileMeta;
-use super::{FORMAT_VERSION, MIN_FORMAT_VERSION};
+use crate::index::error::IndexError;
+use crate::index::format::meta::FileMeta;
+use crate::index::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Magic of the postings file.
 pub(crate) const MAGIC_POSTINGS: &[u8; 8] = b"SPLDPOST";

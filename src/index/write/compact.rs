@@ -19,21 +19,21 @@
 
 use std::path::Path;
 
-use super::commit::{begin_change, publish};
-use super::docs::{StoredWriter, write_doc_table};
-use super::error::IndexError;
-use super::lock::LockWait;
-use super::meta::{Meta, SegmentMeta};
-use super::quant::Quantizer;
-use super::reader::Index;
-use super::reorder;
-use super::spill::Accumulator;
-use super::writer::write_postings;
-use super::{FORMAT_VERSION, IndexStats};
+use crate::index::error::IndexError;
+use crate::index::format::doc_table::{StoredWriter, write_doc_table};
+use crate::index::format::meta::{Meta, SegmentMeta};
+use crate::index::format::quant::Quantizer;
+use crate::index::read::index::Index;
+use crate::index::write::commit::{begin_change, publish};
+use crate::index::write::lock::LockWait;
+use crate::index::write::reorder;
+use crate::index::write::spill::Accumulator;
+use crate::index::write::writer::write_postings;
+use crate::index::{FORMAT_VERSION, IndexStats};
 
 /// Rewrites the index in `dir` as one segment without deleted documents
 /// and publishes it atomically; `memory_budget` bounds in-memory postings
-/// like [`WriterOptions::memory_budget`](super::WriterOptions).
+/// like [`WriterOptions::memory_budget`](crate::index::WriterOptions).
 pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError> {
     compact_with(
         dir,
@@ -61,7 +61,7 @@ pub struct CompactOptions {
 impl Default for CompactOptions {
     fn default() -> Self {
         CompactOptions {
-            memory_budget: super::WriterOptions::default().memory_budget,
+            memory_budget: crate::index::WriterOptions::default().memory_budget,
             reorder: false,
             lock_wait: LockWait::Fail,
         }
@@ -176,5 +176,5 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     drop(index);
     publish(dir, &meta, Some(base))?;
     drop(change);
-    Ok(super::stats_of(&meta))
+    Ok(crate::index::stats_of(&meta))
 }

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use super::StoredDoc;
-use super::error::IndexError;
-use super::format::{
+use crate::index::StoredDoc;
+use crate::index::error::IndexError;
+use crate::index::format::frame::{
     FileWriter, HEADER_LEN, MAGIC_DOCS, MAGIC_STORED, MappedFile, le_u32, le_u64, to_usize,
 };
-use super::meta::FileMeta;
+use crate::index::format::meta::FileMeta;
 
 /// Bytes of the `.doc` and `.sto` headers.
 const DOCS_HEADER: usize = 16;

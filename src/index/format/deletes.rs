@@ -10,14 +10,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::commit::{begin_change, publish};
-use super::error::IndexError;
-use super::format::{FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64};
-use super::ids::LiveIds;
-use super::lock::LockWait;
-use super::meta::{DeletesMeta, Meta};
-use super::reader::Index;
-use super::{FORMAT_VERSION, IndexStats};
+use crate::index::error::IndexError;
+use crate::index::format::frame::{
+    FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64,
+};
+use crate::index::format::meta::{DeletesMeta, Meta};
+use crate::index::read::ids::LiveIds;
+use crate::index::read::index::Index;
+use crate::index::write::commit::{begin_change, publish};
+use crate::index::write::lock::LockWait;
+use crate::index::{FORMAT_VERSION, IndexStats};
 
 /// Bytes of the `.del` header: magic, version, `n_docs`, `n_deleted`.
 const DELETES_HEADER: usize = 20;
@@ -181,7 +183,7 @@ pub fn delete(
     Ok(DeleteOutcome {
         deleted,
         missing,
-        stats: super::stats_of(&meta),
+        stats: crate::index::stats_of(&meta),
     })
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
-use super::reader::Index;
+use crate::index::read::index::Index;
 
 /// A stable hash of an external id (SipHash with fixed keys).
 pub(crate) fn hash_id(id: &str) -> u64 {

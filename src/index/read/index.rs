@@ -8,19 +8,21 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::deletes::Bitmap;
-use super::docs::{DocTable, StoredTable};
-use super::error::IndexError;
-use super::format::MAGIC_RANGES;
-use super::format::MAGIC_TERMS;
-use super::format::{HEADER_LEN, MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED};
-use super::format::{MappedFile, le_u32, to_usize};
-use super::meta::{Meta, SegmentMeta, read_meta};
-use super::postings::{BLOCK, PostingList};
-use super::quant::{Quantization, Quantizer};
-use super::rangemax::RangeMax;
-use super::terms::{TermDict, TermInfo};
-use super::{IndexStats, StoredDoc};
+use crate::index::error::IndexError;
+use crate::index::format::block::{BLOCK, PostingList};
+use crate::index::format::deletes::Bitmap;
+use crate::index::format::doc_table::{DocTable, StoredTable};
+use crate::index::format::frame::MAGIC_RANGES;
+use crate::index::format::frame::MAGIC_TERMS;
+use crate::index::format::frame::{
+    HEADER_LEN, MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED,
+};
+use crate::index::format::frame::{MappedFile, le_u32, to_usize};
+use crate::index::format::meta::{Meta, SegmentMeta, read_meta};
+use crate::index::format::quant::{Quantization, Quantizer};
+use crate::index::format::range_max::RangeMax;
+use crate::index::format::terms::{TermDict, TermInfo};
+use crate::index::{IndexStats, StoredDoc};
 
 /// One open segment.
 pub(crate) struct Segment {
@@ -45,7 +47,7 @@ impl Segment {
         let need = |ext: &str| {
             meta.file(ext).ok_or_else(|| {
                 IndexError::corrupt(
-                    dir.join(super::meta::META_FILE),
+                    dir.join(crate::index::format::meta::META_FILE),
                     format!("segment {} lists no .{ext} file", meta.name),
                 )
             })
@@ -59,7 +61,7 @@ impl Segment {
             .count();
         if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
             return Err(IndexError::corrupt(
-                dir.join(super::meta::META_FILE),
+                dir.join(crate::index::format::meta::META_FILE),
                 format!("segment `{}` lists unexpected files", meta.name),
             ));
         }
@@ -228,7 +230,7 @@ impl Index {
             }
             if meta.store && s.file("sto").is_none() {
                 return Err(IndexError::corrupt(
-                    dir.join(super::meta::META_FILE),
+                    dir.join(crate::index::format::meta::META_FILE),
                     format!(
                         "index stores texts but segment `{}` has no .sto file",
                         s.name
@@ -240,7 +242,7 @@ impl Index {
         }
         if base != meta.docs {
             return Err(IndexError::corrupt(
-                dir.join(super::meta::META_FILE),
+                dir.join(crate::index::format::meta::META_FILE),
                 format!("segments hold {base} documents, docs says {}", meta.docs),
             ));
         }
@@ -294,7 +296,7 @@ impl Index {
 
     /// Counts and total size of the index.
     pub fn stats(&self) -> IndexStats {
-        super::stats_of(&self.meta)
+        crate::index::stats_of(&self.meta)
     }
 
     /// Number of document ordinals (`0..num_docs()`), deleted ones included.

@@ -1,0 +1,4 @@
+//! Opening an index and looking documents up.
+
+pub(crate) mod ids;
+pub(crate) mod index;

@@ -1,0 +1,8 @@
+//! Building, committing, compacting and reordering an index.
+
+pub(crate) mod commit;
+pub(crate) mod compact;
+pub(crate) mod lock;
+pub(crate) mod reorder;
+pub(crate) mod spill;
+pub(crate) mod writer;
