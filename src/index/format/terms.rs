@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use crate::index::error::IndexError;
+use crate::index::format::frame::FileMeta;
 use crate::index::format::frame::{
     FileWriter, HEADER_LEN, MAGIC_TERMS, MappedFile, le_u32, le_u64, to_usize,
 };
-use crate::index::format::meta::FileMeta;
 
 /// Bytes of the `.ter` header.
 const TERMS_HEADER: usize = 24;
@@ -170,7 +170,7 @@ impl TermDict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::format::meta::FileMeta;
+    use crate::index::format::frame::FileMeta;
 
     fn build(dir: &Path, terms: &[&str]) -> TermDict {
         let mut w = TermDictWriter::default();

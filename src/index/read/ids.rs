@@ -53,13 +53,3 @@ impl LiveIds {
         self.collisions.get(id).copied()
     }
 }
-
-impl Index {
-    /// The ordinal of the live document with external id `id`. Scans the
-    /// doc tables (newest segment first): for one lookup, not for many.
-    pub fn find(&self, id: &str) -> Option<u32> {
-        (0..self.num_docs())
-            .rev()
-            .find(|&d| self.doc_id(d) == id && !self.is_deleted(d))
-    }
-}

@@ -4,187 +4,11 @@
 //! empty results, and `verify` names the damaged file.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use rayon::prelude::*;
 
 use crate::index::error::IndexError;
-use crate::index::format::block::{BLOCK, PostingList};
-use crate::index::format::deletes::Bitmap;
-use crate::index::format::doc_table::{DocTable, StoredTable};
-use crate::index::format::frame::MAGIC_RANGES;
-use crate::index::format::frame::MAGIC_TERMS;
-use crate::index::format::frame::{
-    HEADER_LEN, MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_STORED,
-};
-use crate::index::format::frame::{MappedFile, le_u32, to_usize};
-use crate::index::format::meta::{Meta, SegmentMeta, read_meta};
-use crate::index::format::quant::{Quantization, Quantizer};
-use crate::index::format::range_max::RangeMax;
-use crate::index::format::terms::{TermDict, TermInfo};
-use crate::index::{IndexStats, StoredDoc};
-
-/// One open segment.
-pub(crate) struct Segment {
-    /// Global ordinal of the segment's first document.
-    pub(crate) base: u32,
-    /// Number of documents.
-    pub(crate) docs: u32,
-    pub(crate) quant: Quantizer,
-    postings: MappedFile,
-    pub(crate) terms: TermDict,
-    doc_table: DocTable,
-    stored: Option<StoredTable>,
-    /// The deletes bitmap and its file, when documents are deleted.
-    deleted: Option<(MappedFile, Bitmap)>,
-    /// Block-max bounds: from the `.bmx`, or built in memory before a
-    /// pruned search ([`Index::build_range_maxima`]).
-    range_max: OnceLock<RangeMax>,
-}
-
-impl Segment {
-    fn open(dir: &Path, meta: &SegmentMeta, base: u32) -> Result<Segment, IndexError> {
-        let need = |ext: &str| {
-            meta.file(ext).ok_or_else(|| {
-                IndexError::corrupt(
-                    dir.join(crate::index::format::meta::META_FILE),
-                    format!("segment {} lists no .{ext} file", meta.name),
-                )
-            })
-        };
-        // Every listed file must be one that is read here, under a plain
-        // name: a damaged name in meta.json must not silently drop a file
-        // (the stored texts) or point outside the directory.
-        let known = ["pst", "ter", "doc", "sto", "bmx"]
-            .iter()
-            .filter(|ext| meta.file(ext).is_some())
-            .count();
-        if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
-            return Err(IndexError::corrupt(
-                dir.join(crate::index::format::meta::META_FILE),
-                format!("segment `{}` lists unexpected files", meta.name),
-            ));
-        }
-        let postings = MappedFile::open(dir, need("pst")?, MAGIC_POSTINGS)?;
-        let quant = read_postings_header(&postings, meta)?;
-        let terms = TermDict::open(MappedFile::open(dir, need("ter")?, MAGIC_TERMS)?)?;
-        if terms.len() as u64 != meta.terms {
-            return Err(terms.file().corrupt(format!(
-                "{} terms, meta.json says {}",
-                terms.len(),
-                meta.terms
-            )));
-        }
-        let doc_table =
-            DocTable::open(MappedFile::open(dir, need("doc")?, MAGIC_DOCS)?, meta.docs)?;
-        let stored = match meta.file("sto") {
-            Some(f) => Some(StoredTable::open(
-                MappedFile::open(dir, f, MAGIC_STORED)?,
-                meta.docs,
-            )?),
-            None => None,
-        };
-        let deleted = match &meta.deletes {
-            Some(d) => {
-                let file = MappedFile::open(dir, &d.file, MAGIC_DELETES)?;
-                let bits = Bitmap::read(&file, meta.docs, d.count)?;
-                Some((file, bits))
-            }
-            None => None,
-        };
-        let range_max = OnceLock::new();
-        if let Some(f) = meta.file("bmx") {
-            let file = MappedFile::open(dir, f, MAGIC_RANGES)?;
-            let table = RangeMax::open(file, meta.docs as u32, terms.len())?;
-            let _ = range_max.set(table);
-        }
-        Ok(Segment {
-            base,
-            docs: meta.docs as u32,
-            quant,
-            postings,
-            terms,
-            doc_table,
-            stored,
-            deleted,
-            range_max,
-        })
-    }
-
-    /// The per-range maxima of every term. A pruned `Searcher` has them
-    /// built beforehand, in parallel ([`Index::build_range_maxima`]); a
-    /// segment reached without that builds them here, sequentially. The
-    /// cell's initialisation must not run parallel work: this is called
-    /// from inside the parallel loop over a batch's queries, and a rayon
-    /// thread that waits inside `get_or_init` may pick up another query
-    /// that enters the same `get_or_init`: a deadlock (rayon issue 1251).
-    pub(crate) fn range_max(&self) -> &RangeMax {
-        self.range_max
-            .get_or_init(|| RangeMax::build(self.lists(), self.quant, self.docs))
-    }
-
-    /// Whether the range maxima are ready (on disk or built).
-    pub(crate) fn has_range_max(&self) -> bool {
-        self.range_max.get().is_some()
-    }
-
-    /// Every dictionary entry's posting list (`None` when damaged).
-    fn lists(&self) -> impl Iterator<Item = Option<PostingList<'_>>> {
-        (0..self.terms.len()).map(|i| self.list(&self.terms.info(i)))
-    }
-
-    /// The posting list a dictionary entry points at (`None` if damaged).
-    pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
-        let start = to_usize(info.offset)?;
-        let end = start.checked_add(to_usize(info.len)?)?;
-        let bytes = self.postings.bytes().get(start..end)?;
-        PostingList::new(bytes, info.doc_freq, self.quant.scheme.width())
-    }
-
-    fn files(&self) -> impl Iterator<Item = &MappedFile> {
-        [
-            Some(&self.postings),
-            Some(self.terms.file()),
-            Some(self.doc_table.file()),
-            self.stored.as_ref().map(|s| s.file()),
-            self.deleted.as_ref().map(|d| &d.0),
-            self.range_max.get().and_then(|r| r.file()),
-        ]
-        .into_iter()
-        .flatten()
-    }
-
-    /// A copy of the deletes bitmap (empty when nothing is deleted).
-    pub(crate) fn deleted_bitmap(&self) -> Bitmap {
-        match &self.deleted {
-            Some((_, bits)) => bits.clone(),
-            None => Bitmap::empty(self.docs),
-        }
-    }
-}
-
-/// Checks the `.pst` header against `meta.json` and returns its quantizer.
-fn read_postings_header(f: &MappedFile, meta: &SegmentMeta) -> Result<Quantizer, IndexError> {
-    let b = f.bytes();
-    let h = HEADER_LEN as usize;
-    let (Some(code), Some(scale), Some(block)) = (le_u32(b, h), le_u32(b, h + 4), le_u32(b, h + 8))
-    else {
-        return Err(f.corrupt("postings header truncated"));
-    };
-    let scheme = Quantization::from_code(code)
-        .ok_or_else(|| f.corrupt(format!("unknown quantization code {code}")))?;
-    let scale = f32::from_bits(scale);
-    if scale.to_bits() != meta.scale.to_bits() {
-        return Err(f.corrupt(format!(
-            "header scale {scale} differs from meta.json scale {}",
-            meta.scale
-        )));
-    }
-    if block as usize != BLOCK {
-        return Err(f.corrupt(format!("block size {block}, expected {BLOCK}")));
-    }
-    Ok(Quantizer { scheme, scale })
-}
+use crate::index::format::meta::{IndexStats, META_FILE, Meta, read_meta, stats_of};
+use crate::index::format::stored::StoredDoc;
+use crate::index::read::segment::Segment;
 
 /// An open, read-only index.
 pub struct Index {
@@ -230,7 +54,7 @@ impl Index {
             }
             if meta.store && s.file("sto").is_none() {
                 return Err(IndexError::corrupt(
-                    dir.join(crate::index::format::meta::META_FILE),
+                    dir.join(META_FILE),
                     format!(
                         "index stores texts but segment `{}` has no .sto file",
                         s.name
@@ -242,13 +66,13 @@ impl Index {
         }
         if base != meta.docs {
             return Err(IndexError::corrupt(
-                dir.join(crate::index::format::meta::META_FILE),
+                dir.join(META_FILE),
                 format!("segments hold {base} documents, docs says {}", meta.docs),
             ));
         }
         let deleted = segments
             .iter()
-            .filter_map(|s| Some((s.base, &s.deleted.as_ref()?.1)))
+            .filter_map(|s| Some((s.base, s.deleted()?)))
             .flat_map(|(base, bits)| bits.iter().map(move |d| base + d))
             .collect();
         Ok(Index {
@@ -265,13 +89,8 @@ impl Index {
     /// cell (see [`Segment::range_max`]). Pruned searchers call it before
     /// their first query; it costs nothing once they are built.
     pub(crate) fn build_range_maxima(&self) {
-        for seg in self.segments.iter().filter(|s| !s.has_range_max()) {
-            let lists = (0..seg.terms.len())
-                .into_par_iter()
-                .map(|i| seg.list(&seg.terms.info(i)));
-            let table = RangeMax::build_parallel(lists, seg.quant, seg.docs);
-            // Another thread may have set it meanwhile: the same bytes.
-            let _ = seg.range_max.set(table);
+        for seg in &self.segments {
+            seg.build_range_max();
         }
     }
 
@@ -296,7 +115,7 @@ impl Index {
 
     /// Counts and total size of the index.
     pub fn stats(&self) -> IndexStats {
-        crate::index::stats_of(&self.meta)
+        stats_of(&self.meta)
     }
 
     /// Number of document ordinals (`0..num_docs()`), deleted ones included.
@@ -343,7 +162,7 @@ impl Index {
     /// If `doc >= num_docs()`.
     pub fn doc_id(&self, doc: u32) -> &str {
         let (s, local) = self.locate(doc);
-        s.doc_table.id(local)
+        s.doc_id(local)
     }
 
     /// The stored title and text of `doc`; `None` when the index was built
@@ -353,7 +172,7 @@ impl Index {
     /// If `doc >= num_docs()`.
     pub fn stored(&self, doc: u32) -> Option<StoredDoc> {
         let (s, local) = self.locate(doc);
-        s.stored.as_ref()?.get(local)
+        s.stored(local)
     }
 
     /// The (dequantized) vector of `doc`, sorted by token. This probes every
@@ -377,5 +196,15 @@ impl Index {
             }
         }
         out
+    }
+}
+
+impl Index {
+    /// The ordinal of the live document with external id `id`. Scans the
+    /// doc tables (newest segment first): for one lookup, not for many.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        (0..self.num_docs())
+            .rev()
+            .find(|&d| self.doc_id(d) == id && !self.is_deleted(d))
     }
 }

@@ -2,3 +2,5 @@
 
 pub(crate) mod ids;
 pub(crate) mod index;
+pub(crate) mod maxima;
+pub(crate) mod segment;

@@ -20,20 +20,22 @@
 use std::path::Path;
 
 use crate::index::error::IndexError;
-use crate::index::format::doc_table::{StoredWriter, write_doc_table};
+use crate::index::format::FORMAT_VERSION;
+use crate::index::format::doc_table::write_doc_table;
+use crate::index::format::meta::IndexStats;
 use crate::index::format::meta::{Meta, SegmentMeta};
 use crate::index::format::quant::Quantizer;
+use crate::index::format::stored::StoredWriter;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{begin_change, publish};
 use crate::index::write::lock::LockWait;
 use crate::index::write::reorder;
+use crate::index::write::segment::write_postings;
 use crate::index::write::spill::Accumulator;
-use crate::index::write::writer::write_postings;
-use crate::index::{FORMAT_VERSION, IndexStats};
 
 /// Rewrites the index in `dir` as one segment without deleted documents
 /// and publishes it atomically; `memory_budget` bounds in-memory postings
-/// like [`WriterOptions::memory_budget`](crate::index::WriterOptions).
+/// like [`WriterOptions::memory_budget`](crate::index::write::writer::WriterOptions).
 pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError> {
     compact_with(
         dir,
@@ -61,7 +63,7 @@ pub struct CompactOptions {
 impl Default for CompactOptions {
     fn default() -> Self {
         CompactOptions {
-            memory_budget: crate::index::WriterOptions::default().memory_budget,
+            memory_budget: crate::index::write::writer::WriterOptions::default().memory_budget,
             reorder: false,
             lock_wait: LockWait::Fail,
         }
@@ -176,5 +178,5 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     drop(index);
     publish(dir, &meta, Some(base))?;
     drop(change);
-    Ok(crate::index::stats_of(&meta))
+    Ok(crate::index::format::meta::stats_of(&meta))
 }

@@ -12,20 +12,21 @@ use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use crate::index::error::IndexError;
-use crate::index::format::block::{BLOCK, encode_list};
-use crate::index::format::deletes::with_deletes;
-use crate::index::format::doc_table::{StoredWriter, write_doc_table};
-use crate::index::format::frame::{FileWriter, MAGIC_POSTINGS};
-use crate::index::format::meta::{FileMeta, Meta, SegmentMeta};
+use crate::index::format::FORMAT_VERSION;
+use crate::index::format::doc_table::write_doc_table;
+use crate::index::format::meta::{IndexStats, ModelInfo};
+use crate::index::format::meta::{Meta, SegmentMeta};
+use crate::index::format::quant::Quantization;
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::RangeMaxWriter;
-use crate::index::format::terms::{TermDictWriter, TermInfo};
+use crate::index::format::stored::StoredDoc;
+use crate::index::format::stored::StoredWriter;
 use crate::index::read::ids::{LiveIds, hash_id};
 use crate::index::read::index::Index;
 use crate::index::write::commit::{Change, begin_build, begin_change, publish};
+use crate::index::write::delete::with_deletes;
 use crate::index::write::lock::{LockWait, WriteLock};
-use crate::index::write::spill::{Accumulator, List};
-use crate::index::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
+use crate::index::write::segment::write_postings;
+use crate::index::write::spill::Accumulator;
 
 /// How to build an index.
 #[derive(Clone, Debug)]
@@ -337,7 +338,7 @@ impl IndexWriter {
         meta.splade_version = self.options.splade_version.clone();
         drop(base);
         publish(&self.dir, &meta, base_generation)?;
-        Ok(crate::index::stats_of(&meta))
+        Ok(crate::index::format::meta::stats_of(&meta))
     }
 
     /// Writes the files of the new segment (not yet published).
@@ -399,65 +400,4 @@ fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexEr
         return Err(bad(format!("term `{}` appears more than once", w[0])));
     }
     Ok(())
-}
-
-/// Writes the `.pst` file, and the `.bmx` when the segment is large enough
-/// to be searched with pruning, from the accumulated postings of a segment
-/// of `segment_docs` documents; returns them with the term dictionary still
-/// to be written.
-pub(crate) fn write_postings(
-    dir: &Path,
-    stem: &str,
-    acc: Accumulator,
-    quant: Quantizer,
-    segment_docs: u32,
-) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
-    let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
-    let mut maxima = if crate::index::format::range_max::stored_for(segment_docs) {
-        Some(RangeMaxWriter::create(
-            dir,
-            &format!("{stem}.bmx"),
-            segment_docs,
-        )?)
-    } else {
-        None
-    };
-    w.write_u32(quant.scheme.code())?;
-    w.write_u32(quant.scale.to_bits())?;
-    w.write_u32(BLOCK as u32)?;
-    let mut dict = TermDictWriter::default();
-    let (mut docs, mut codes, mut buf) = (Vec::new(), Vec::new(), Vec::new());
-    let mut sorted = List::new();
-    acc.drain(|term: &str, list: &List| {
-        // Lists arrive in doc order, except from a reordering compaction,
-        // whose new ordinals are not monotonic in the old ones.
-        let list = if list.is_sorted_by_key(|p| p.0) {
-            list
-        } else {
-            sorted.clone_from(list);
-            sorted.sort_unstable_by_key(|p| p.0);
-            &sorted
-        };
-        docs.clear();
-        codes.clear();
-        buf.clear();
-        for &(d, wt) in list {
-            docs.push(d);
-            codes.push(quant.encode(wt));
-        }
-        let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
-        if let Some(m) = &mut maxima {
-            m.push(&docs, |i| quant.value(codes[i]))?;
-        }
-        let info = TermInfo {
-            offset: w.position(),
-            len: buf.len() as u64,
-            doc_freq: list.len() as u32,
-            max_code,
-        };
-        w.write(&buf)?;
-        dict.push(term, info)
-    })?;
-    let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
-    Ok((w.finish()?, maxima, dict))
 }
