@@ -108,6 +108,36 @@ impl SegmentMeta {
 }
 
 impl Meta {
+    /// The meta of an index of no segments yet, to be published under
+    /// `generation` by this version of splade: what a build or a
+    /// compaction starts from before it adds its segment.
+    pub(crate) fn new(
+        generation: u64,
+        model: Option<ModelInfo>,
+        quantization: Quantization,
+        store: bool,
+    ) -> Meta {
+        Meta {
+            format_version: FORMAT_VERSION,
+            splade_version: env!("CARGO_PKG_VERSION").to_string(),
+            generation,
+            model,
+            quantization,
+            store,
+            docs: 0,
+            deleted: 0,
+            postings: 0,
+            segments: Vec::new(),
+        }
+    }
+
+    /// Adds a new segment, its documents and postings to the totals.
+    pub(crate) fn push_segment(&mut self, segment: SegmentMeta) {
+        self.docs += segment.docs;
+        self.postings += segment.postings;
+        self.segments.push(segment);
+    }
+
     /// Whether `name` is a file the index references.
     pub fn references(&self, name: &str) -> bool {
         self.segments

@@ -5,6 +5,7 @@ pub(crate) mod deletes;
 pub(crate) mod doc_table;
 pub(crate) mod frame;
 pub(crate) mod meta;
+pub(crate) mod postings;
 pub(crate) mod quant;
 pub(crate) mod range_max;
 pub(crate) mod stored;

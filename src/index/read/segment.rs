@@ -8,15 +8,15 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::index::error::IndexError;
-use crate::index::format::block::{BLOCK, PostingList};
+use crate::index::format::block::PostingList;
 use crate::index::format::deletes::Bitmap;
 use crate::index::format::doc_table::DocTable;
-use crate::index::format::frame::{HEADER_LEN, MappedFile, le_u32, to_usize};
 use crate::index::format::frame::{
-    MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_RANGES, MAGIC_STORED, MAGIC_TERMS,
+    MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_RANGES, MAGIC_STORED, MAGIC_TERMS, MappedFile,
 };
 use crate::index::format::meta::{META_FILE, SegmentMeta};
-use crate::index::format::quant::{Quantization, Quantizer};
+use crate::index::format::postings::Postings;
+use crate::index::format::quant::Quantizer;
 use crate::index::format::range_max::RangeMax;
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
@@ -29,7 +29,7 @@ pub(crate) struct Segment {
     /// Number of documents.
     pub(crate) docs: u32,
     pub(crate) quant: Quantizer,
-    postings: MappedFile,
+    postings: Postings,
     pub(crate) terms: TermDict,
     doc_table: DocTable,
     stored: Option<StoredTable>,
@@ -41,31 +41,25 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
+    /// Opens the files `meta` lists (cheap checks only: frames, headers,
+    /// counts against `meta.json`); `base` is the global ordinal of its
+    /// first document.
     pub(crate) fn open(dir: &Path, meta: &SegmentMeta, base: u32) -> Result<Segment, IndexError> {
-        let need = |ext: &str| {
-            meta.file(ext).ok_or_else(|| {
+        check_files(dir, meta)?;
+        let open = |ext: &str, magic| match meta.file(ext) {
+            Some(f) => MappedFile::open(dir, f, magic).map(Some),
+            None => Ok(None),
+        };
+        let need = |ext: &str, magic| {
+            open(ext, magic)?.ok_or_else(|| {
                 IndexError::corrupt(
                     dir.join(META_FILE),
                     format!("segment {} lists no .{ext} file", meta.name),
                 )
             })
         };
-        // Every listed file must be one that is read here, under a plain
-        // name: a damaged name in meta.json must not silently drop a file
-        // (the stored texts) or point outside the directory.
-        let known = ["pst", "ter", "doc", "sto", "bmx"]
-            .iter()
-            .filter(|ext| meta.file(ext).is_some())
-            .count();
-        if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
-            return Err(IndexError::corrupt(
-                dir.join(META_FILE),
-                format!("segment `{}` lists unexpected files", meta.name),
-            ));
-        }
-        let postings = MappedFile::open(dir, need("pst")?, MAGIC_POSTINGS)?;
-        let quant = read_postings_header(&postings, meta)?;
-        let terms = TermDict::open(MappedFile::open(dir, need("ter")?, MAGIC_TERMS)?)?;
+        let postings = Postings::open(need("pst", MAGIC_POSTINGS)?, meta.scale)?;
+        let terms = TermDict::open(need("ter", MAGIC_TERMS)?)?;
         if terms.len() as u64 != meta.terms {
             return Err(terms.file().corrupt(format!(
                 "{} terms, meta.json says {}",
@@ -73,13 +67,9 @@ impl Segment {
                 meta.terms
             )));
         }
-        let doc_table =
-            DocTable::open(MappedFile::open(dir, need("doc")?, MAGIC_DOCS)?, meta.docs)?;
-        let stored = match meta.file("sto") {
-            Some(f) => Some(StoredTable::open(
-                MappedFile::open(dir, f, MAGIC_STORED)?,
-                meta.docs,
-            )?),
+        let doc_table = DocTable::open(need("doc", MAGIC_DOCS)?, meta.docs)?;
+        let stored = match open("sto", MAGIC_STORED)? {
+            Some(file) => Some(StoredTable::open(file, meta.docs)?),
             None => None,
         };
         let deleted = match &meta.deletes {
@@ -91,15 +81,13 @@ impl Segment {
             None => None,
         };
         let range_max = OnceLock::new();
-        if let Some(f) = meta.file("bmx") {
-            let file = MappedFile::open(dir, f, MAGIC_RANGES)?;
-            let table = RangeMax::open(file, meta.docs as u32, terms.len())?;
-            let _ = range_max.set(table);
+        if let Some(file) = open("bmx", MAGIC_RANGES)? {
+            let _ = range_max.set(RangeMax::open(file, meta.docs as u32, terms.len())?);
         }
         Ok(Segment {
             base,
             docs: meta.docs as u32,
-            quant,
+            quant: postings.quant(),
             postings,
             terms,
             doc_table,
@@ -148,15 +136,12 @@ impl Segment {
 
     /// The posting list a dictionary entry points at (`None` if damaged).
     pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
-        let start = to_usize(info.offset)?;
-        let end = start.checked_add(to_usize(info.len)?)?;
-        let bytes = self.postings.bytes().get(start..end)?;
-        PostingList::new(bytes, info.doc_freq, self.quant.scheme.width())
+        self.postings.list(info)
     }
 
     pub(crate) fn files(&self) -> impl Iterator<Item = &MappedFile> {
         [
-            Some(&self.postings),
+            Some(self.postings.file()),
             Some(self.terms.file()),
             Some(self.doc_table.file()),
             self.stored.as_ref().map(|s| s.file()),
@@ -193,25 +178,19 @@ impl Segment {
     }
 }
 
-/// Checks the `.pst` header against `meta.json` and returns its quantizer.
-fn read_postings_header(f: &MappedFile, meta: &SegmentMeta) -> Result<Quantizer, IndexError> {
-    let b = f.bytes();
-    let h = HEADER_LEN as usize;
-    let (Some(code), Some(scale), Some(block)) = (le_u32(b, h), le_u32(b, h + 4), le_u32(b, h + 8))
-    else {
-        return Err(f.corrupt("postings header truncated"));
-    };
-    let scheme = Quantization::from_code(code)
-        .ok_or_else(|| f.corrupt(format!("unknown quantization code {code}")))?;
-    let scale = f32::from_bits(scale);
-    if scale.to_bits() != meta.scale.to_bits() {
-        return Err(f.corrupt(format!(
-            "header scale {scale} differs from meta.json scale {}",
-            meta.scale
-        )));
+/// Refuses a segment whose `meta.json` entry lists a file that is not one
+/// read here, or whose name is not plain: a damaged name must not silently
+/// drop a file (the stored texts) or point outside the directory.
+fn check_files(dir: &Path, meta: &SegmentMeta) -> Result<(), IndexError> {
+    let known = ["pst", "ter", "doc", "sto", "bmx"]
+        .iter()
+        .filter(|ext| meta.file(ext).is_some())
+        .count();
+    if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
+        return Err(IndexError::corrupt(
+            dir.join(META_FILE),
+            format!("segment `{}` lists unexpected files", meta.name),
+        ));
     }
-    if block as usize != BLOCK {
-        return Err(f.corrupt(format!("block size {block}, expected {BLOCK}")));
-    }
-    Ok(Quantizer { scheme, scale })
+    Ok(())
 }

@@ -13,9 +13,9 @@ use std::path::Path;
 use crate::index::error::IndexError;
 use crate::index::format::FORMAT_VERSION;
 use crate::index::format::deletes::Bitmap;
-use crate::index::format::meta::IndexStats;
 use crate::index::format::meta::Meta;
-use crate::index::read::ids::LiveIds;
+use crate::index::format::meta::{IndexStats, stats_of};
+use crate::index::read::ids::IdMap;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{begin_change, publish};
 use crate::index::write::lock::LockWait;
@@ -54,11 +54,11 @@ pub fn delete(
     // The lock first: the deletes apply to the latest commit.
     let change = begin_change(dir, options.lock_wait)?;
     let index = Index::open(dir)?;
-    let live = LiveIds::build(&index);
+    let live = IdMap::live(&index);
     let mut ordinals = Vec::new();
     let mut missing = Vec::new();
     for &id in ids {
-        match live.get(&index, id) {
+        match live.get(id, |d| index.doc_id(d)) {
             Some(doc) => ordinals.push(doc),
             None => missing.push(id.to_string()),
         }
@@ -82,7 +82,7 @@ pub fn delete(
     Ok(DeleteOutcome {
         deleted,
         missing,
-        stats: crate::index::format::meta::stats_of(&meta),
+        stats: stats_of(&meta),
     })
 }
 
