@@ -327,11 +327,7 @@ fn build_from_vectors(
     }
     announce_stdin(&args.input, "vectors");
     let mut reader = VectorReader::open(&args.input)?;
-    let name = if args.input == "-" {
-        "<stdin>".to_owned()
-    } else {
-        args.input.clone()
-    };
+    let name = reader.name().to_owned();
     let model = match &args.model.model {
         Some(m) if !args.append => Some(vectors_model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,

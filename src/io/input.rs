@@ -76,15 +76,7 @@ pub struct RecordReader {
 impl RecordReader {
     /// Opens `path`, or stdin when it is `-`.
     pub fn open(path: &str, format: InputFormat, fields: FieldNames) -> Result<Self> {
-        let (name, reader): (String, Box<dyn BufRead + Send>) = if path == "-" {
-            ("<stdin>".into(), Box::new(BufReader::new(std::io::stdin())))
-        } else {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            (
-                path.into(),
-                Box::new(BufReader::with_capacity(1 << 16, file)),
-            )
-        };
+        let (name, reader) = open_input(path)?;
         Ok(Self::new(name, reader, format, fields))
     }
 
@@ -293,9 +285,22 @@ impl Iterator for RecordReader {
     }
 }
 
-/// True when `path` names stdin.
+/// True when `path` names stdin (`-`), as every input argument may.
 pub fn is_stdin(path: &str) -> bool {
     path == "-"
+}
+
+/// Opens an input argument for reading: the file, or stdin for `-`.
+/// Returns the name messages quote (the path, or `<stdin>`) and the reader.
+pub fn open_input(path: &str) -> Result<(String, Box<dyn BufRead + Send>)> {
+    if is_stdin(path) {
+        return Ok(("<stdin>".into(), Box::new(BufReader::new(std::io::stdin()))));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok((
+        path.into(),
+        Box::new(BufReader::with_capacity(1 << 16, file)),
+    ))
 }
 
 /// Size in bytes of an input, when known (for progress bars).
