@@ -22,9 +22,6 @@ pub enum Quantization {
 }
 
 impl Quantization {
-    /// Every scheme, for help texts.
-    pub const ALL: [Quantization; 3] = [Quantization::U16, Quantization::U8, Quantization::F32];
-
     /// The code stored in the postings header.
     pub(crate) fn code(self) -> u32 {
         match self {
@@ -167,9 +164,11 @@ impl Quantizer {
 mod tests {
     use super::*;
 
+    const ALL: [Quantization; 3] = [Quantization::U16, Quantization::U8, Quantization::F32];
+
     #[test]
     fn names_round_trip() {
-        for q in Quantization::ALL {
+        for q in ALL {
             assert_eq!(q.to_string().parse::<Quantization>().unwrap(), q);
             let json = serde_json::to_string(&q).unwrap();
             assert_eq!(json, format!("\"{q}\""));
@@ -180,7 +179,7 @@ mod tests {
 
     #[test]
     fn encode_decode_error_is_bounded() {
-        for scheme in Quantization::ALL {
+        for scheme in ALL {
             let q = Quantizer {
                 scheme,
                 scale: scheme.scale_for(2.8),
