@@ -78,7 +78,7 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         format!(
             "deleted {} documents; {} remain ({} deleted ones await `splade compact`) at {}",
             outcome.deleted,
-            outcome.stats.docs,
+            outcome.stats.live_docs,
             outcome.stats.deleted,
             args.index.display()
         ),

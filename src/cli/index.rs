@@ -149,7 +149,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "{verb} {docs} documents{replaced} in {secs:.1}s ({:.1} docs/s); the index holds \
              {} documents: {} terms, {} postings, {:.1} MB at {}{}{}",
             docs as f64 / secs.max(1e-9),
-            stats.docs,
+            stats.live_docs,
             stats.terms,
             stats.postings,
             stats.bytes as f64 / 1e6,

@@ -114,9 +114,9 @@ fn scenario(q: Quantization) {
     );
     append(live.path(), &b, true).unwrap();
     let out = delete(live.path(), &["a1", "b2", "a10"], &Default::default()).unwrap();
-    assert_eq!((out.deleted, out.stats.docs), (3, 60 + 25 - 2 - 3));
+    assert_eq!((out.deleted, out.stats.live_docs), (3, 60 + 25 - 2 - 3));
     let stats = append(live.path(), &c, false).unwrap();
-    assert_eq!((stats.docs, stats.deleted), (60 + 25 + 15 - 5, 5));
+    assert_eq!((stats.live_docs, stats.deleted), (60 + 25 + 15 - 5, 5));
     let index = Index::open(live.path()).unwrap();
     index.verify().unwrap();
     assert_eq!(index.meta().segments.len(), 3);
@@ -153,7 +153,7 @@ fn scenario(q: Quantization) {
     drop(index);
 
     let stats = compact(live.path(), 3000).unwrap();
-    assert_eq!((stats.docs, stats.deleted), (fin.len() as u64, 0));
+    assert_eq!((stats.live_docs, stats.deleted), (fin.len() as u64, 0));
     let compacted = Index::open(live.path()).unwrap();
     compacted.verify().unwrap();
     assert_eq!(compacted.meta().segments.len(), 1);

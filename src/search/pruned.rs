@@ -120,7 +120,7 @@ struct Term<'a> {
 impl Term<'_> {
     #[inline]
     fn contribution(&self, code: u32) -> f32 {
-        self.factor * self.quant.value(code)
+        self.factor * self.quant.unscaled(code)
     }
 
     /// Decodes block `b` into the cache unless it is there; `false` if the

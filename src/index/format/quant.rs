@@ -127,18 +127,20 @@ impl Quantizer {
         }
     }
 
-    /// A code in *code units*, the scale scoring multiplies in once per
-    /// query term rather than per posting: the `f32` weight itself for raw
-    /// impacts, the integer code for quantized ones.
+    /// The weight of a code before the segment's scale is applied: the
+    /// `f32` weight itself for raw impacts, the integer code for quantized
+    /// ones. Scoring multiplies the scale in once per query term
+    /// ([`factor`](Self::factor)) rather than per posting;
+    /// [`decode`](Self::decode) is the weight itself.
     #[inline]
-    pub(crate) fn value(&self, code: u32) -> f32 {
+    pub(crate) fn unscaled(&self, code: u32) -> f32 {
         match self.scheme {
             Quantization::F32 => f32::from_bits(code),
             _ => code as f32,
         }
     }
 
-    /// What a query weight is multiplied by so that `factor * value(code)`
+    /// What a query weight is multiplied by so that `factor * unscaled(code)`
     /// is the posting's contribution: `query_weight` for raw impacts,
     /// `query_weight * scale` for quantized ones.
     #[inline]

@@ -63,7 +63,8 @@ pub(crate) fn ranges(docs: u32) -> usize {
 }
 
 /// Appends the data of one term (`docs` increasing, `values[i]` the weight
-/// of `docs[i]` in code units) to `out`; returns `(count, dense, unit)`.
+/// of `docs[i]` unscaled, see `Quantizer::unscaled`) to `out`; returns
+/// `(count, dense, unit)`.
 pub(crate) fn encode_term(
     docs: &[u32],
     values: impl Fn(usize) -> f32,
@@ -163,7 +164,7 @@ impl RangeMaxWriter {
 
 /// One term's maxima, borrowed from the table.
 pub(crate) struct TermRanges<'a> {
-    /// Weight of one step, in code units (`code` for quantized lists, the
+    /// Weight of one step, unscaled (`code` for quantized lists, the
     /// `f32` weight for raw ones).
     unit: f32,
     steps: Steps<'a>,

@@ -53,7 +53,7 @@ fn term_part(
     if let Some(l) = list {
         let _ = l.for_each(|d, c| {
             ds.push(d);
-            vs.push(quant.value(c));
+            vs.push(quant.unscaled(c));
         });
     }
     let mut out = Vec::new();
@@ -69,7 +69,7 @@ mod tests {
     use crate::index::format::quant::Quantization;
     use crate::index::format::range_max::{RANGE_SHIFT, RangeMaxWriter};
 
-    /// 16-bit codes: a code's value is the code.
+    /// 16-bit codes at scale 1: a code's unscaled weight is the code.
     const CODES: Quantizer = Quantizer {
         scheme: Quantization::U16,
         scale: 1.0,
