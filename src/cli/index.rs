@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use splade::encoder::{EncodeStats, Encoder};
 use splade::index::{
-    AppendOptions, Index, IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions,
+    AppendOptions, Index, IndexStats, IndexWriter, ModelInfo, Quantization, StoredDoc,
+    WriterOptions,
 };
 use splade::io::RecordReader;
 use splade::io::input::input_len;
@@ -120,21 +121,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .commit()
         .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
     if args.reorder {
-        let at = Instant::now();
-        let options = splade::index::CompactOptions {
-            memory_budget: args.memory_budget.saturating_mul(1 << 20),
-            reorder: true,
-            lock_wait: lock_wait(args.wait),
-        };
-        stats = splade::index::compact_with(&args.index, &options)
-            .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
-        note(
-            quiet,
-            format!(
-                "reordered the documents in {:.1}s",
-                at.elapsed().as_secs_f64()
-            ),
-        );
+        stats = reorder(&args, quiet)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let verb = if args.append { "appended" } else { "indexed" };
@@ -154,19 +141,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             stats.postings,
             stats.bytes as f64 / 1e6,
             args.index.display(),
-            if totals.truncated > 0 {
-                format!(
-                    "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
-                    totals.truncated
-                )
-            } else if totals.windowed > 0 {
-                format!(
-                    "; {} long documents encoded as several windows",
-                    totals.windowed
-                )
-            } else {
-                String::new()
-            },
+            encoding_note(&totals),
             if skipped > 0 {
                 format!("; {skipped} bad lines skipped")
             } else {
@@ -175,6 +150,43 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--reorder`: compacts the index just built with the documents reordered.
+fn reorder(args: &IndexArgs, quiet: bool) -> anyhow::Result<IndexStats> {
+    let at = Instant::now();
+    let options = splade::index::CompactOptions {
+        memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        reorder: true,
+        lock_wait: lock_wait(args.wait),
+    };
+    let stats = splade::index::compact_with(&args.index, &options)
+        .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
+    note(
+        quiet,
+        format!(
+            "reordered the documents in {:.1}s",
+            at.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(stats)
+}
+
+/// What the summary line says of long documents, if anything.
+fn encoding_note(totals: &EncodeStats) -> String {
+    if totals.truncated > 0 {
+        format!(
+            "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
+            totals.truncated
+        )
+    } else if totals.windowed > 0 {
+        format!(
+            "; {} long documents encoded as several windows",
+            totals.windowed
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
