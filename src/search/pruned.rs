@@ -6,7 +6,7 @@
 //! 1. **Bounds.** Each segment's ordinals are cut into ranges of 8
 //!    documents. For every query term, a range's bound is the largest
 //!    `query_weight * doc_weight` any posting of the term in that range can
-//!    have, from the segment's per-range maxima (`index/rangemax.rs`, built
+//!    have, from the segment's per-range maxima (`index/format/range_max.rs`, built
 //!    on the first pruned search). A range's bound is the sum over query
 //!    terms; a term absent from a range adds nothing and is skipped when
 //!    the range is scored.
