@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use splade::encoder::{EncodeStats, Encoder};
 use splade::index::{
-    AppendOptions, Index, IndexWriter, ModelInfo, Quantization, StoredDoc, WriterOptions,
+    AppendOptions, Index, IndexStats, IndexWriter, ModelInfo, Quantization, StoredDoc,
+    WriterOptions,
 };
 use splade::io::RecordReader;
 use splade::io::input::input_len;
@@ -17,7 +18,7 @@ use splade::io::vectors::VectorReader;
 use super::common::{
     InputArgs, ModelArgs, announce_stdin, encode_chunks, lock_wait, note, progress, wait_hint,
 };
-use super::search::{open_index, query_encoder};
+use super::query::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
 ///
@@ -120,21 +121,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .commit()
         .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
     if args.reorder {
-        let at = Instant::now();
-        let options = splade::index::CompactOptions {
-            memory_budget: args.memory_budget.saturating_mul(1 << 20),
-            reorder: true,
-            lock_wait: lock_wait(args.wait),
-        };
-        stats = splade::index::compact_with(&args.index, &options)
-            .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
-        note(
-            quiet,
-            format!(
-                "reordered the documents in {:.1}s",
-                at.elapsed().as_secs_f64()
-            ),
-        );
+        stats = reorder(&args, quiet)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let verb = if args.append { "appended" } else { "indexed" };
@@ -149,24 +136,12 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "{verb} {docs} documents{replaced} in {secs:.1}s ({:.1} docs/s); the index holds \
              {} documents: {} terms, {} postings, {:.1} MB at {}{}{}",
             docs as f64 / secs.max(1e-9),
-            stats.docs,
+            stats.live_docs,
             stats.terms,
             stats.postings,
             stats.bytes as f64 / 1e6,
             args.index.display(),
-            if totals.truncated > 0 {
-                format!(
-                    "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
-                    totals.truncated
-                )
-            } else if totals.windowed > 0 {
-                format!(
-                    "; {} long documents encoded as several windows",
-                    totals.windowed
-                )
-            } else {
-                String::new()
-            },
+            encoding_note(&totals),
             if skipped > 0 {
                 format!("; {skipped} bad lines skipped")
             } else {
@@ -175,6 +150,43 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--reorder`: compacts the index just built with the documents reordered.
+fn reorder(args: &IndexArgs, quiet: bool) -> anyhow::Result<IndexStats> {
+    let at = Instant::now();
+    let options = splade::index::CompactOptions {
+        memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        reorder: true,
+        lock_wait: lock_wait(args.wait),
+    };
+    let stats = splade::index::compact_with(&args.index, &options)
+        .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
+    note(
+        quiet,
+        format!(
+            "reordered the documents in {:.1}s",
+            at.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(stats)
+}
+
+/// What the summary line says of long documents, if anything.
+fn encoding_note(totals: &EncodeStats) -> String {
+    if totals.truncated > 0 {
+        format!(
+            "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
+            totals.truncated
+        )
+    } else if totals.windowed > 0 {
+        format!(
+            "; {} long documents encoded as several windows",
+            totals.windowed
+        )
+    } else {
+        String::new()
+    }
 }
 
 fn writer_options(args: &IndexArgs, model: Option<ModelInfo>) -> WriterOptions {
@@ -327,11 +339,7 @@ fn build_from_vectors(
     }
     announce_stdin(&args.input, "vectors");
     let mut reader = VectorReader::open(&args.input)?;
-    let name = if args.input == "-" {
-        "<stdin>".to_owned()
-    } else {
-        args.input.clone()
-    };
+    let name = reader.name().to_owned();
     let model = match &args.model.model {
         Some(m) if !args.append => Some(vectors_model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,

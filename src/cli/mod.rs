@@ -1,4 +1,7 @@
-//! Command-line interface: one file per subcommand.
+//! Command-line interface: one file per subcommand; `common.rs` holds the
+//! flags and helpers several share, `query.rs` what the commands that
+//! answer from an index share (opening it verified, the query encoder,
+//! running a queries file).
 //!
 //! Exit codes: 0 success, 1 a negative answer (`verify` found damage),
 //! 2 an error. Data goes to stdout, progress and messages to stderr.
@@ -12,7 +15,9 @@ mod eval;
 mod explain;
 mod index;
 mod info;
+mod query;
 mod search;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -58,7 +63,7 @@ enum Command {
     Compact(compact::CompactArgs),
     Explain(explain::ExplainArgs),
     Info(info::InfoArgs),
-    Verify(info::VerifyArgs),
+    Verify(verify::VerifyArgs),
     Completions(completions::CompletionsArgs),
 }
 
@@ -73,8 +78,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete(args) => delete::run(args, quiet),
         Command::Compact(args) => compact::run(args, quiet),
         Command::Explain(args) => explain::run(args, quiet),
-        Command::Info(args) => info::run_info(args),
-        Command::Verify(args) => info::run_verify(args, quiet),
+        Command::Info(args) => info::run(args),
+        Command::Verify(args) => verify::run(args, quiet),
         Command::Completions(args) => completions::run(args),
     }
 }
