@@ -10,7 +10,7 @@ use clap::Args;
 use splade::eval::{Evaluation, Metrics, Run, evaluate, read_qrels, read_run};
 
 use super::common::{ModelArgs, note};
-use super::search::{open_index, query_encoder, run_queries};
+use super::query::{open_index, query_encoder, run_queries};
 
 /// Measure retrieval quality: nDCG@10, RR@10, R@100, R@1000 and MAP.
 ///

@@ -11,7 +11,7 @@ use serde::Serialize;
 use splade::encoder::Encoder;
 
 use super::common::{ModelArgs, note};
-use super::search::{open_index, query_encoder, query_terms};
+use super::query::{open_index, query_encoder, query_terms};
 
 /// Explain a score: the terms query and document share, and what each adds.
 ///

@@ -17,7 +17,7 @@ use splade::io::vectors::VectorReader;
 use super::common::{
     InputArgs, ModelArgs, announce_stdin, encode_chunks, lock_wait, note, progress, wait_hint,
 };
-use super::search::{open_index, query_encoder};
+use super::query::{open_index, query_encoder};
 
 /// Build an inverted index from JSONL documents (or pre-encoded vectors).
 ///

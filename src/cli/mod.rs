@@ -12,7 +12,9 @@ mod eval;
 mod explain;
 mod index;
 mod info;
+mod query;
 mod search;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -58,7 +60,7 @@ enum Command {
     Compact(compact::CompactArgs),
     Explain(explain::ExplainArgs),
     Info(info::InfoArgs),
-    Verify(info::VerifyArgs),
+    Verify(verify::VerifyArgs),
     Completions(completions::CompletionsArgs),
 }
 
@@ -73,8 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Delete(args) => delete::run(args, quiet),
         Command::Compact(args) => compact::run(args, quiet),
         Command::Explain(args) => explain::run(args, quiet),
-        Command::Info(args) => info::run_info(args),
-        Command::Verify(args) => info::run_verify(args, quiet),
+        Command::Info(args) => info::run(args),
+        Command::Verify(args) => verify::run(args, quiet),
         Command::Completions(args) => completions::run(args),
     }
 }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::meta::write_meta;
+use super::format::meta::write_meta;
 use super::testutil::{Rng, borrow, build, random_docs};
 use super::*;
 

@@ -369,7 +369,7 @@ fn score_range(
     for t in terms.iter_mut().filter(|t| t.maxima.holds(r)) {
         let nb = t.list.num_blocks();
         // The first block that can hold a doc >= lo.
-        let mut b = partition_blocks(&t.list, lo);
+        let mut b = t.list.block_reaching(lo);
         while b < nb {
             if t.cached != b && t.list.first_doc(b).is_none_or(|f| f >= hi) {
                 break;
@@ -404,20 +404,4 @@ fn score_range(
             top.push(Hit { doc, score });
         }
     }
-}
-
-/// The index of the first block whose `last_doc >= doc` (`num_blocks()` if
-/// none).
-#[inline(never)]
-fn partition_blocks(list: &PostingList, doc: u32) -> usize {
-    let (mut lo, mut hi) = (0, list.num_blocks());
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if list.block_meta(mid).last_doc < doc {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }

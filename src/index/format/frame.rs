@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::error::IndexError;
-use super::meta::FileMeta;
-use super::{FORMAT_VERSION, MIN_FORMAT_VERSION};
+use crate::index::error::IndexError;
+use serde::{Deserialize, Serialize};
+
+use crate::index::format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Magic of the postings file.
 pub(crate) const MAGIC_POSTINGS: &[u8; 8] = b"SPLDPOST";
@@ -30,6 +31,17 @@ const FOOTER_MAGIC: &[u8; 4] = b"SPLE";
 pub(crate) const HEADER_LEN: u64 = 12;
 /// Bytes of the footer.
 pub(crate) const FOOTER_LEN: u64 = 16;
+
+/// One file of a segment.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileMeta {
+    /// File name inside the index directory.
+    pub name: String,
+    /// Exact length in bytes.
+    pub len: u64,
+    /// CRC32 of the bytes before the footer.
+    pub crc32: u32,
+}
 
 /// Streams one index file to `<name>.tmp`, hashing as it goes; `finish`
 /// appends the footer, fsyncs and renames to the final name.
@@ -251,4 +263,13 @@ pub(crate) fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
 #[inline]
 pub(crate) fn to_usize(v: u64) -> Option<usize> {
     usize::try_from(v).ok()
+}
+
+/// The bytes of item `i` of an offset table at `table` (`u64` offsets,
+/// one more than items, relative to `base`): the doc table and the stored
+/// documents share this layout. `None` when out of bounds.
+pub(crate) fn span(bytes: &[u8], table: usize, i: usize, base: usize) -> Option<&[u8]> {
+    let a = to_usize(le_u64(bytes, table + i * 8)?)?;
+    let b = to_usize(le_u64(bytes, table + (i + 1) * 8)?)?;
+    bytes.get(base.checked_add(a)?..base.checked_add(b)?)
 }

@@ -104,6 +104,14 @@ pub(crate) struct Quantizer {
 }
 
 impl Quantizer {
+    /// The quantizer of a segment whose largest weight is `max_weight`.
+    pub(crate) fn for_max_weight(scheme: Quantization, max_weight: f32) -> Self {
+        Quantizer {
+            scheme,
+            scale: scheme.scale_for(max_weight),
+        }
+    }
+
     /// The code of a weight: never 0 (a posting is never silently dropped),
     /// at most the scheme's largest code.
     pub(crate) fn encode(&self, weight: f32) -> u32 {

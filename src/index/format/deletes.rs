@@ -1,23 +1,14 @@
-//! Deletes: a per-segment bitmap of deleted local ordinals (format
-//! version 2).
-//!
-//! Segment files are immutable, so deleting a document never touches them:
-//! it writes a new bitmap for the segment under a fresh name
-//! (`seg-NNNNNN.GGGGGG.del`, `G` the generation of the commit) and a new
-//! `meta.json` that references it. Searches skip deleted documents;
-//! `compact` finally drops them.
+//! The deletes bitmap (`.del`, format version 2): which local ordinals of
+//! a segment are deleted. The operation that writes one is
+//! `write/delete.rs`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::commit::{begin_change, publish};
-use super::error::IndexError;
-use super::format::{FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64};
-use super::ids::LiveIds;
-use super::lock::LockWait;
-use super::meta::{DeletesMeta, Meta};
-use super::reader::Index;
-use super::{FORMAT_VERSION, IndexStats};
+use crate::index::error::IndexError;
+use crate::index::format::frame::{
+    FileWriter, HEADER_LEN, MAGIC_DELETES, MappedFile, le_u32, le_u64,
+};
+use crate::index::format::meta::DeletesMeta;
 
 /// Bytes of the `.del` header: magic, version, `n_docs`, `n_deleted`.
 const DELETES_HEADER: usize = 20;
@@ -117,104 +108,6 @@ impl Bitmap {
         }
         Ok(bitmap)
     }
-}
-
-/// What [`delete`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeleteOutcome {
-    /// Documents newly marked deleted.
-    pub deleted: u64,
-    /// Ids that name no live document (nothing was changed for them).
-    pub missing: Vec<String>,
-    /// The index after the commit.
-    pub stats: IndexStats,
-}
-
-/// How [`delete`] goes about it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DeleteOptions {
-    /// Report ids that name no live document instead of refusing them.
-    pub ignore_missing: bool,
-    /// What to do when another writer holds the index.
-    pub lock_wait: LockWait,
-}
-
-/// Marks the live documents with the given external ids deleted and
-/// publishes the change atomically through `meta.json`.
-///
-/// An id that names no live document is an error ([`IndexError::UnknownId`])
-/// and nothing is changed, unless `options.ignore_missing`, in which case it
-/// is reported in [`DeleteOutcome::missing`].
-pub fn delete(
-    dir: &Path,
-    ids: &[&str],
-    options: &DeleteOptions,
-) -> Result<DeleteOutcome, IndexError> {
-    // The lock first: the deletes apply to the latest commit.
-    let change = begin_change(dir, options.lock_wait)?;
-    let index = Index::open(dir)?;
-    let live = LiveIds::build(&index);
-    let mut ordinals = Vec::new();
-    let mut missing = Vec::new();
-    for &id in ids {
-        match live.get(&index, id) {
-            Some(doc) => ordinals.push(doc),
-            None => missing.push(id.to_string()),
-        }
-    }
-    if !missing.is_empty() && !options.ignore_missing {
-        return Err(IndexError::UnknownId {
-            path: dir.to_path_buf(),
-            ids: missing,
-        });
-    }
-    let before = index.meta().deleted;
-    let meta = with_deletes(&index, &ordinals, change.generation)?;
-    let deleted = meta.deleted - before;
-    let base = index.meta().generation;
-    drop(live);
-    drop(index);
-    if deleted > 0 {
-        publish(dir, &meta, Some(base))?;
-    }
-    drop(change);
-    Ok(DeleteOutcome {
-        deleted,
-        missing,
-        stats: super::stats_of(&meta),
-    })
-}
-
-/// The meta of `index` with the global ordinals `docs` marked deleted, new
-/// bitmaps written (not yet published) for the segments that changed, under
-/// `generation`.
-pub(crate) fn with_deletes(
-    index: &Index,
-    docs: &[u32],
-    generation: u64,
-) -> Result<Meta, IndexError> {
-    let mut changed: BTreeMap<usize, Bitmap> = BTreeMap::new();
-    for &doc in docs {
-        let (i, local) = index.locate_segment(doc);
-        let bits = changed
-            .entry(i)
-            .or_insert_with(|| index.segments[i].deleted_bitmap());
-        bits.insert(local);
-    }
-    let mut meta = index.meta().clone();
-    meta.format_version = FORMAT_VERSION;
-    meta.generation = generation;
-    for (i, bits) in changed {
-        let seg = &mut meta.segments[i];
-        let name = format!("{}.{generation:06}.del", seg.name);
-        seg.deletes = Some(bits.write(index.dir(), &name)?);
-    }
-    meta.deleted = meta
-        .segments
-        .iter()
-        .map(|s| s.deletes.as_ref().map_or(0, |d| d.count))
-        .sum();
-    Ok(meta)
 }
 
 #[cfg(test)]

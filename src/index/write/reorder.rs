@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-use super::reader::Index;
+use crate::index::read::index::Index;
 
 /// Partitions this small or smaller are not split further: a block-max
 /// range is 128 documents, finer order inside it does not change bounds.

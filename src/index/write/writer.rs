@@ -7,25 +7,19 @@
 //! the same way and publishes it together with the deletes of the documents
 //! it replaces (`upsert`).
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
-use super::commit::{Change, begin_build, begin_change, publish};
-use super::deletes::with_deletes;
-use super::docs::{StoredWriter, write_doc_table};
-use super::error::IndexError;
-use super::format::{FileWriter, MAGIC_POSTINGS};
-use super::ids::{LiveIds, hash_id};
-use super::lock::{LockWait, WriteLock};
-use super::meta::{FileMeta, Meta, SegmentMeta};
-use super::postings::{BLOCK, encode_list};
-use super::quant::Quantizer;
-use super::rangemax::RangeMaxWriter;
-use super::reader::Index;
-use super::spill::{Accumulator, List};
-use super::terms::{TermDictWriter, TermInfo};
-use super::{FORMAT_VERSION, IndexStats, ModelInfo, Quantization, StoredDoc};
+use crate::index::error::IndexError;
+use crate::index::format::meta::{IndexStats, Meta, ModelInfo, SegmentMeta, stats_of};
+use crate::index::format::quant::{Quantization, Quantizer};
+use crate::index::format::stored::{StoredDoc, StoredWriter};
+use crate::index::read::ids::IdMap;
+use crate::index::read::index::Index;
+use crate::index::write::commit::{Change, begin_build, begin_change, publish};
+use crate::index::write::delete::with_deletes;
+use crate::index::write::lock::{LockWait, WriteLock};
+use crate::index::write::segment::{NewSegment, write_segment};
+use crate::index::write::spill::Accumulator;
 
 /// How to build an index.
 #[derive(Clone, Debug)]
@@ -69,16 +63,12 @@ pub struct IndexWriter {
     options: WriterOptions,
     generation: u64,
     stem: String,
-    /// External ids, concatenated in ordinal order, with end offsets.
-    ids: String,
-    id_ends: Vec<u64>,
-    /// Origins (`file:line`), concatenated, with end offsets.
-    origins: String,
-    origin_ends: Vec<u64>,
-    /// Hash of an id -> first ordinal with that hash; `collisions` holds
-    /// later ids whose hash was taken by a different id.
-    seen: HashMap<u64, u32>,
-    collisions: HashMap<Box<str>, u32>,
+    /// External ids in ordinal order.
+    ids: Strings,
+    /// Origins (`file:line`) in ordinal order, for duplicate-id errors.
+    origins: Strings,
+    /// The ordinals of `ids`.
+    seen: IdMap,
     acc: Accumulator,
     stored: Option<StoredWriter>,
     max_weight: f32,
@@ -114,10 +104,54 @@ impl Default for AppendOptions {
 /// The existing index an appending writer adds a segment to.
 struct Base {
     index: Index,
-    live: LiveIds,
+    live: IdMap,
     upsert: bool,
     /// Global ordinals of live documents replaced by `upsert`.
     replaced: Vec<u32>,
+}
+
+impl Base {
+    /// The live document that `id` replaces (`upsert`), if any; an error
+    /// if `id` is live and this is no upsert.
+    fn replaced_by(&self, id: &str, origin: &str) -> Result<Option<u32>, IndexError> {
+        match self.live.get(id, |d| self.index.doc_id(d)) {
+            Some(old) if self.upsert => Ok(Some(old)),
+            Some(_) => Err(IndexError::IdExists {
+                id: id.to_string(),
+                origin: origin.to_string(),
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Strings concatenated in one buffer, with end offsets: one allocation
+/// instead of one per document.
+#[derive(Default)]
+struct Strings {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Strings {
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len() as u32).map(|i| self.get(i))
+    }
 }
 
 impl IndexWriter {
@@ -149,12 +183,9 @@ impl IndexWriter {
             options,
             generation,
             stem,
-            ids: String::new(),
-            id_ends: Vec::new(),
-            origins: String::new(),
-            origin_ends: Vec::new(),
-            seen: HashMap::new(),
-            collisions: HashMap::new(),
+            ids: Strings::default(),
+            origins: Strings::default(),
+            seen: IdMap::default(),
             stored,
             max_weight: 0.0,
             postings: 0,
@@ -180,7 +211,7 @@ impl IndexWriter {
             lock_wait: options.lock_wait,
             ..WriterOptions::default()
         };
-        let live = LiveIds::build(&index);
+        let live = IdMap::live(&index);
         let mut writer = IndexWriter::start(dir, writer_options, change)?;
         writer.base = Some(Base {
             index,
@@ -189,11 +220,6 @@ impl IndexWriter {
             replaced: Vec::new(),
         });
         Ok(writer)
-    }
-
-    /// Whether this writer appends to an existing index.
-    pub fn is_append(&self) -> bool {
-        self.base.is_some()
     }
 
     /// Whether added documents' titles and texts are stored.
@@ -208,35 +234,7 @@ impl IndexWriter {
 
     /// Number of documents added so far.
     pub fn num_docs(&self) -> u64 {
-        self.id_ends.len() as u64
-    }
-
-    fn span<'a>(s: &'a str, ends: &[u64], i: u32) -> &'a str {
-        let i = i as usize;
-        let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-        &s[start..ends[i] as usize]
-    }
-
-    /// The ordinal already holding `id`, if any.
-    fn find_id(&self, id: &str) -> Option<u32> {
-        let first = *self.seen.get(&hash_id(id))?;
-        if Self::span(&self.ids, &self.id_ends, first) == id {
-            return Some(first);
-        }
-        self.collisions.get(id).copied()
-    }
-
-    fn remember_id(&mut self, id: &str, doc: u32) {
-        match self.seen.entry(hash_id(id)) {
-            Entry::Vacant(v) => {
-                v.insert(doc);
-            }
-            Entry::Occupied(_) => {
-                self.collisions.insert(id.into(), doc);
-            }
-        }
-        self.ids.push_str(id);
-        self.id_ends.push(self.ids.len() as u64);
+        self.ids.len() as u64
     }
 
     /// Adds the next document. `terms` may come in any order; each weight
@@ -249,28 +247,19 @@ impl IndexWriter {
         stored: Option<&StoredDoc>,
         origin: &str,
     ) -> Result<(), IndexError> {
-        if let Some(first) = self.find_id(id) {
+        if let Some(first) = self.seen.get(id, |d| self.ids.get(d)) {
             return Err(IndexError::DuplicateId {
                 id: id.to_string(),
-                first: Self::span(&self.origins, &self.origin_ends, first).to_string(),
+                first: self.origins.get(first).to_string(),
                 second: origin.to_string(),
             });
         }
         let replaces = match &self.base {
-            Some(base) => match base.live.get(&base.index, id) {
-                Some(old) if base.upsert => Some(old),
-                Some(_) => {
-                    return Err(IndexError::IdExists {
-                        id: id.to_string(),
-                        origin: origin.to_string(),
-                    });
-                }
-                None => None,
-            },
+            Some(base) => base.replaced_by(id, origin)?,
             None => None,
         };
         validate(id, terms, origin)?;
-        let doc = u32::try_from(self.id_ends.len())
+        let doc = u32::try_from(self.ids.len())
             .ok()
             .filter(|&d| d < u32::MAX)
             .ok_or_else(|| IndexError::Limit("more than 2^32 - 2 documents".into()))?;
@@ -282,9 +271,9 @@ impl IndexWriter {
             self.max_weight = self.max_weight.max(w);
         }
         self.postings += terms.len() as u64;
-        self.remember_id(id, doc);
-        self.origins.push_str(origin);
-        self.origin_ends.push(self.origins.len() as u64);
+        self.seen.insert(id, doc);
+        self.ids.push(id);
+        self.origins.push(origin);
         if let (Some(base), Some(old)) = (&mut self.base, replaces) {
             base.replaced.push(old);
         }
@@ -300,10 +289,9 @@ impl IndexWriter {
     /// removes files the new `meta.json` does not reference, and returns
     /// what the index holds now.
     pub fn commit(mut self) -> Result<IndexStats, IndexError> {
-        let docs = self.id_ends.len() as u64;
         let base = self.base.take();
         // An append of nothing adds no empty segment.
-        let segment = if base.is_none() || docs > 0 {
+        let segment = if base.is_none() || self.ids.len() > 0 {
             Some(self.write_segment()?)
         } else {
             None
@@ -314,65 +302,39 @@ impl IndexWriter {
                 Some(b.index.meta().generation),
             ),
             None => (
-                Meta {
-                    format_version: FORMAT_VERSION,
-                    splade_version: self.options.splade_version.clone(),
-                    generation: self.generation,
-                    model: self.options.model.clone(),
-                    quantization: self.options.quantization,
-                    store: self.options.store,
-                    docs: 0,
-                    deleted: 0,
-                    postings: 0,
-                    segments: Vec::new(),
-                },
+                Meta::new(
+                    self.generation,
+                    self.options.model.clone(),
+                    self.options.quantization,
+                    self.options.store,
+                ),
                 None,
             ),
         };
         if let Some(segment) = segment {
-            meta.docs += segment.docs;
-            meta.postings += segment.postings;
-            meta.segments.push(segment);
+            meta.push_segment(segment);
         }
         meta.splade_version = self.options.splade_version.clone();
         drop(base);
         publish(&self.dir, &meta, base_generation)?;
-        Ok(super::stats_of(&meta))
+        Ok(stats_of(&meta))
     }
 
     /// Writes the files of the new segment (not yet published).
     fn write_segment(&mut self) -> Result<SegmentMeta, IndexError> {
-        let mut files = Vec::new();
-        let quant = Quantizer {
-            scheme: self.options.quantization,
-            scale: self.options.quantization.scale_for(self.max_weight),
-        };
-        let stem = self.stem.clone();
-        let acc = std::mem::replace(&mut self.acc, Accumulator::new(&self.dir, &stem, 0));
-        let seg_docs = self.id_ends.len() as u32;
-        let (pst, bmx, terms) = write_postings(&self.dir, &stem, acc, quant, seg_docs)?;
-        files.push(pst);
-        files.extend(bmx);
-        let n_terms = terms.len() as u64;
-        files.push(terms.write(&self.dir, &format!("{stem}.ter"))?);
-        let ids: Vec<&str> = (0..self.id_ends.len() as u32)
-            .map(|i| Self::span(&self.ids, &self.id_ends, i))
-            .collect();
-        files.push(write_doc_table(&self.dir, &format!("{stem}.doc"), &ids)?);
-        if let Some(s) = self.stored.take() {
-            files.push(s.finish()?);
-        }
-        Ok(SegmentMeta {
-            name: stem,
-            docs: self.id_ends.len() as u64,
-            terms: n_terms,
-            postings: self.postings,
+        let postings = std::mem::replace(&mut self.acc, Accumulator::new(&self.dir, &self.stem, 0));
+        let ids: Vec<&str> = self.ids.iter().collect();
+        let segment = NewSegment {
+            stem: &self.stem,
+            postings,
+            quant: Quantizer::for_max_weight(self.options.quantization, self.max_weight),
+            ids: &ids,
+            stored: self.stored.take(),
+            num_postings: self.postings,
             max_weight: self.max_weight,
-            scale: quant.scale,
-            files,
-            deletes: None,
             reordered: false,
-        })
+        };
+        write_segment(&self.dir, segment)
     }
 }
 
@@ -399,65 +361,4 @@ fn validate(id: &str, terms: &[(&str, f32)], origin: &str) -> Result<(), IndexEr
         return Err(bad(format!("term `{}` appears more than once", w[0])));
     }
     Ok(())
-}
-
-/// Writes the `.pst` file, and the `.bmx` when the segment is large enough
-/// to be searched with pruning, from the accumulated postings of a segment
-/// of `segment_docs` documents; returns them with the term dictionary still
-/// to be written.
-pub(crate) fn write_postings(
-    dir: &Path,
-    stem: &str,
-    acc: Accumulator,
-    quant: Quantizer,
-    segment_docs: u32,
-) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
-    let mut w = FileWriter::create(dir, &format!("{stem}.pst"), MAGIC_POSTINGS)?;
-    let mut maxima = if super::rangemax::stored_for(segment_docs) {
-        Some(RangeMaxWriter::create(
-            dir,
-            &format!("{stem}.bmx"),
-            segment_docs,
-        )?)
-    } else {
-        None
-    };
-    w.write_u32(quant.scheme.code())?;
-    w.write_u32(quant.scale.to_bits())?;
-    w.write_u32(BLOCK as u32)?;
-    let mut dict = TermDictWriter::default();
-    let (mut docs, mut codes, mut buf) = (Vec::new(), Vec::new(), Vec::new());
-    let mut sorted = List::new();
-    acc.drain(|term: &str, list: &List| {
-        // Lists arrive in doc order, except from a reordering compaction,
-        // whose new ordinals are not monotonic in the old ones.
-        let list = if list.is_sorted_by_key(|p| p.0) {
-            list
-        } else {
-            sorted.clone_from(list);
-            sorted.sort_unstable_by_key(|p| p.0);
-            &sorted
-        };
-        docs.clear();
-        codes.clear();
-        buf.clear();
-        for &(d, wt) in list {
-            docs.push(d);
-            codes.push(quant.encode(wt));
-        }
-        let max_code = encode_list(&docs, &codes, quant.scheme.width(), &mut buf);
-        if let Some(m) = &mut maxima {
-            m.push(&docs, |i| quant.value(codes[i]))?;
-        }
-        let info = TermInfo {
-            offset: w.position(),
-            len: buf.len() as u64,
-            doc_freq: list.len() as u32,
-            max_code,
-        };
-        w.write(&buf)?;
-        dict.push(term, info)
-    })?;
-    let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
-    Ok((w.finish()?, maxima, dict))
 }

@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
-use super::error::IndexError;
-use super::format::{FileWriter, HEADER_LEN, MAGIC_TERMS, MappedFile, le_u32, le_u64, to_usize};
-use super::meta::FileMeta;
+use crate::index::error::IndexError;
+use crate::index::format::frame::FileMeta;
+use crate::index::format::frame::{
+    FileWriter, HEADER_LEN, MAGIC_TERMS, MappedFile, le_u32, le_u64, to_usize,
+};
 
 /// Bytes of the `.ter` header.
 const TERMS_HEADER: usize = 24;
@@ -168,7 +170,7 @@ impl TermDict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::meta::FileMeta;
+    use crate::index::format::frame::FileMeta;
 
     fn build(dir: &Path, terms: &[&str]) -> TermDict {
         let mut w = TermDictWriter::default();

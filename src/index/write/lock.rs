@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use super::error::IndexError;
+use crate::index::error::IndexError;
 
 /// The lock file's name in an index directory.
 pub const LOCK_FILE: &str = "write.lock";

@@ -208,10 +208,11 @@ impl<'a> PostingList<'a> {
         Some(())
     }
 
-    /// The code of `doc` in this list, found through the block directory.
-    pub(crate) fn find(&self, doc: u32) -> Option<u32> {
-        let nb = self.num_blocks();
-        let (mut lo, mut hi) = (0, nb);
+    /// The first block whose `last_doc >= doc` (`num_blocks()` if none),
+    /// by binary search over the directory: the only block that can hold
+    /// `doc`, and where a scan from `doc` on starts.
+    pub(crate) fn block_reaching(&self, doc: u32) -> usize {
+        let (mut lo, mut hi) = (0, self.num_blocks());
         while lo < hi {
             let mid = (lo + hi) / 2;
             if self.block_meta(mid).last_doc < doc {
@@ -220,9 +221,14 @@ impl<'a> PostingList<'a> {
                 hi = mid;
             }
         }
+        lo
+    }
+
+    /// The code of `doc` in this list, found through the block directory.
+    pub(crate) fn find(&self, doc: u32) -> Option<u32> {
         let mut docs = [0u32; BLOCK];
         let mut codes = [0u32; BLOCK];
-        let n = self.decode_block(lo, &mut docs, &mut codes)?;
+        let n = self.decode_block(self.block_reaching(doc), &mut docs, &mut codes)?;
         let i = docs[..n].binary_search(&doc).ok()?;
         Some(codes[i])
     }

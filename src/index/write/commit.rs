@@ -6,10 +6,10 @@
 use std::fs;
 use std::path::Path;
 
-use super::error::IndexError;
-use super::format::sync_dir;
-use super::lock::{LOCK_FILE, LockWait, WriteLock};
-use super::meta::{META_FILE, Meta, is_meta_tmp, read_meta, write_meta};
+use crate::index::error::IndexError;
+use crate::index::format::frame::sync_dir;
+use crate::index::format::meta::{META_FILE, Meta, is_meta_tmp, read_meta, write_meta};
+use crate::index::write::lock::{LOCK_FILE, LockWait, WriteLock};
 
 /// Whether a directory entry is one of ours that a cleanup may remove
 /// (segment files, temp files; never `meta.json` or the lock file).

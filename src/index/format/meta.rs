@@ -8,9 +8,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::IndexError;
-use super::format::sync_dir;
-use super::{FORMAT_VERSION, MIN_FORMAT_VERSION, ModelInfo, Quantization};
+use crate::index::error::IndexError;
+use crate::index::format::frame::{FileMeta, sync_dir};
+use crate::index::format::quant::Quantization;
+use crate::index::format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// File name of the commit point.
 pub const META_FILE: &str = "meta.json";
@@ -91,17 +92,6 @@ pub struct DeletesMeta {
     pub file: FileMeta,
 }
 
-/// One file of a segment.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FileMeta {
-    /// File name inside the index directory.
-    pub name: String,
-    /// Exact length in bytes.
-    pub len: u64,
-    /// CRC32 of the bytes before the footer.
-    pub crc32: u32,
-}
-
 impl SegmentMeta {
     /// The file of this segment with the given extension.
     pub fn file(&self, ext: &str) -> Option<&FileMeta> {
@@ -118,6 +108,36 @@ impl SegmentMeta {
 }
 
 impl Meta {
+    /// The meta of an index of no segments yet, to be published under
+    /// `generation` by this version of splade: what a build or a
+    /// compaction starts from before it adds its segment.
+    pub(crate) fn new(
+        generation: u64,
+        model: Option<ModelInfo>,
+        quantization: Quantization,
+        store: bool,
+    ) -> Meta {
+        Meta {
+            format_version: FORMAT_VERSION,
+            splade_version: env!("CARGO_PKG_VERSION").to_string(),
+            generation,
+            model,
+            quantization,
+            store,
+            docs: 0,
+            deleted: 0,
+            postings: 0,
+            segments: Vec::new(),
+        }
+    }
+
+    /// Adds a new segment, its documents and postings to the totals.
+    pub(crate) fn push_segment(&mut self, segment: SegmentMeta) {
+        self.docs += segment.docs;
+        self.postings += segment.postings;
+        self.segments.push(segment);
+    }
+
     /// Whether `name` is a file the index references.
     pub fn references(&self, name: &str) -> bool {
         self.segments
@@ -128,6 +148,68 @@ impl Meta {
     /// Documents not marked deleted.
     pub fn live_docs(&self) -> u64 {
         self.docs.saturating_sub(self.deleted)
+    }
+}
+
+/// The model that encoded an index's documents, recorded in `meta.json` so
+/// that queries can be encoded by the same model.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    /// Hub id or local path as given by the user.
+    pub id: String,
+    /// Hub revision (commit), when known.
+    pub revision: Option<String>,
+    /// Hash of the config, tokenizer and weights, to detect a different
+    /// model under the same name (see `Encoder::fingerprint`).
+    pub fingerprint: String,
+    /// The weights file the fingerprint was computed from, as it was then:
+    /// a model whose file still has this stamp needs no hashing to match
+    /// (a cache; absent for hub models and older indexes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_file: Option<crate::encoder::FileStamp>,
+    /// Truncation length in tokens the documents were encoded with. This
+    /// and the next two fields are absent in indexes written before they
+    /// were recorded, and for indexes built from vectors: then nothing is
+    /// known and queries are encoded as the flags say (default: the
+    /// model's maximum, f32, truncate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Arithmetic of the vocabulary projection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<crate::encoder::Precision>,
+    /// How texts longer than `max_length` were encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_docs: Option<crate::encoder::LongDocs>,
+}
+
+/// Counts and size of an index.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Live documents (not deleted).
+    pub docs: u64,
+    /// Documents marked deleted, still in the files until `compact`.
+    pub deleted: u64,
+    /// Distinct terms, summed over segments.
+    pub terms: u64,
+    /// Postings (document-term pairs).
+    pub postings: u64,
+    /// Total bytes of all segment files.
+    pub bytes: u64,
+}
+
+/// The stats `meta.json` describes.
+pub(crate) fn stats_of(meta: &Meta) -> IndexStats {
+    IndexStats {
+        docs: meta.live_docs(),
+        deleted: meta.deleted,
+        terms: meta.segments.iter().map(|s| s.terms).sum(),
+        postings: meta.postings,
+        bytes: meta
+            .segments
+            .iter()
+            .flat_map(|s| s.all_files())
+            .map(|f| f.len)
+            .sum(),
     }
 }
 

@@ -18,7 +18,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::error::IndexError;
+use crate::index::error::IndexError;
 
 /// One token's postings: `(doc, weight)` in doc order.
 pub(crate) type List = Vec<(u32, f32)>;

@@ -1,88 +1,30 @@
-//! Per-document files: the doc table (ordinal -> external id) and the
-//! optional stored title/text. Both are offset tables over concatenated
-//! UTF-8, so any document is two reads away without a scan.
+//! Stored documents (`.sto`, optional): each document's title and text,
+//! returned with search results. Records are written as documents are
+//! added; an offset table and trailer at the end make any record two reads
+//! away without a scan.
 
 use std::path::Path;
 
-use super::StoredDoc;
-use super::error::IndexError;
-use super::format::{
-    FileWriter, HEADER_LEN, MAGIC_DOCS, MAGIC_STORED, MappedFile, le_u32, le_u64, to_usize,
+use crate::index::error::IndexError;
+use crate::index::format::frame::FileMeta;
+use crate::index::format::frame::{
+    FileWriter, MAGIC_STORED, MappedFile, le_u32, le_u64, span, to_usize,
 };
-use super::meta::FileMeta;
 
-/// Bytes of the `.doc` and `.sto` headers.
-const DOCS_HEADER: usize = 16;
+/// Bytes of the `.sto` header.
+const STORED_HEADER: usize = 16;
 /// Bytes of the `.sto` trailer (n_docs, reserved, table offset).
 const STORED_TRAILER: usize = 16;
 /// `title_len` of a document without a title.
 const NO_TITLE: u32 = u32::MAX;
 
-/// Writes the doc table from the ids in ordinal order.
-pub(crate) fn write_doc_table<S: AsRef<str>>(
-    dir: &Path,
-    name: &str,
-    ids: &[S],
-) -> Result<FileMeta, IndexError> {
-    let n = u32::try_from(ids.len())
-        .map_err(|_| IndexError::Limit(format!("{} documents in one segment", ids.len())))?;
-    let mut w = FileWriter::create(dir, name, MAGIC_DOCS)?;
-    w.write_u32(n)?;
-    let mut off = 0u64;
-    w.write_u64(0)?;
-    for id in ids {
-        off += id.as_ref().len() as u64;
-        w.write_u64(off)?;
-    }
-    for id in ids {
-        w.write(id.as_ref().as_bytes())?;
-    }
-    w.finish()
-}
-
-/// Reads `(start, end)` of item `i` from an offset table at `table`, as
-/// offsets relative to `base`; `None` when out of bounds.
-fn span(bytes: &[u8], table: usize, i: usize, base: usize) -> Option<&[u8]> {
-    let a = to_usize(le_u64(bytes, table + i * 8)?)?;
-    let b = to_usize(le_u64(bytes, table + (i + 1) * 8)?)?;
-    bytes.get(base.checked_add(a)?..base.checked_add(b)?)
-}
-
-/// A memory-mapped doc table.
-pub(crate) struct DocTable {
-    file: MappedFile,
-    n: u32,
-}
-
-impl DocTable {
-    /// Checks the header, that the count matches `meta.json` and that the
-    /// offset table fits.
-    pub(crate) fn open(file: MappedFile, expected_docs: u64) -> Result<Self, IndexError> {
-        let b = file.bytes();
-        let n = le_u32(b, HEADER_LEN as usize).unwrap_or(0);
-        if n as u64 != expected_docs {
-            return Err(file.corrupt(format!(
-                "doc table has {n} documents, meta.json says {expected_docs}"
-            )));
-        }
-        if DOCS_HEADER + (n as usize + 1) * 8 > b.len() {
-            return Err(file.corrupt(format!("offset table of {n} documents truncated")));
-        }
-        Ok(DocTable { file, n })
-    }
-
-    /// The mapped file (for `verify`).
-    pub(crate) fn file(&self) -> &MappedFile {
-        &self.file
-    }
-
-    /// The external id of local ordinal `doc` (empty when damaged).
-    pub(crate) fn id(&self, doc: u32) -> &str {
-        let base = DOCS_HEADER + (self.n as usize + 1) * 8;
-        span(self.file.bytes(), DOCS_HEADER, doc as usize, base)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .unwrap_or("")
-    }
+/// A document's stored fields, returned with search results.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StoredDoc {
+    /// The title, when the input had one.
+    pub title: Option<String>,
+    /// The text.
+    pub text: String,
 }
 
 /// Streams stored documents to the `.sto` temp file as they are added.
@@ -155,7 +97,7 @@ impl StoredTable {
         let table = le_u64(b, t + 8).and_then(to_usize).unwrap_or(usize::MAX);
         let fits = table
             .checked_add((n as usize + 1) * 8)
-            .is_some_and(|end| end == t && table >= DOCS_HEADER);
+            .is_some_and(|end| end == t && table >= STORED_HEADER);
         if n as u64 != expected_docs || !fits {
             return Err(file.corrupt(format!(
                 "stored table of {n} documents at {table} does not fit \

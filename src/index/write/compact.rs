@@ -19,21 +19,21 @@
 
 use std::path::Path;
 
-use super::commit::{begin_change, publish};
-use super::docs::{StoredWriter, write_doc_table};
-use super::error::IndexError;
-use super::lock::LockWait;
-use super::meta::{Meta, SegmentMeta};
-use super::quant::Quantizer;
-use super::reader::Index;
-use super::reorder;
-use super::spill::Accumulator;
-use super::writer::write_postings;
-use super::{FORMAT_VERSION, IndexStats};
+use crate::index::error::IndexError;
+use crate::index::format::meta::{IndexStats, Meta, stats_of};
+use crate::index::format::quant::Quantizer;
+use crate::index::format::stored::StoredWriter;
+use crate::index::read::index::Index;
+use crate::index::write::commit::{begin_change, publish};
+use crate::index::write::lock::LockWait;
+use crate::index::write::reorder;
+use crate::index::write::segment::{NewSegment, write_segment};
+use crate::index::write::spill::Accumulator;
+use crate::index::write::writer::WriterOptions;
 
 /// Rewrites the index in `dir` as one segment without deleted documents
 /// and publishes it atomically; `memory_budget` bounds in-memory postings
-/// like [`WriterOptions::memory_budget`](super::WriterOptions).
+/// like [`WriterOptions::memory_budget`].
 pub fn compact(dir: &Path, memory_budget: u64) -> Result<IndexStats, IndexError> {
     compact_with(
         dir,
@@ -61,7 +61,7 @@ pub struct CompactOptions {
 impl Default for CompactOptions {
     fn default() -> Self {
         CompactOptions {
-            memory_budget: super::WriterOptions::default().memory_budget,
+            memory_budget: WriterOptions::default().memory_budget,
             reorder: false,
             lock_wait: LockWait::Fail,
         }
@@ -70,13 +70,27 @@ impl Default for CompactOptions {
 
 /// [`compact`], optionally reordering the documents.
 pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, IndexError> {
-    let memory_budget = options.memory_budget;
     // The lock first: what is compacted is then the latest commit.
     let change = begin_change(dir, options.lock_wait)?;
-    let generation = change.generation;
     let index = Index::open(dir)?;
     // Never carry damaged bytes into the new segment.
     index.verify()?;
+    let meta = write_merged(&index, dir, change.generation, options)?;
+    let base = index.meta().generation;
+    drop(index);
+    publish(dir, &meta, Some(base))?;
+    drop(change);
+    Ok(stats_of(&meta))
+}
+
+/// Writes the merged segment of `index` under `generation` and returns the
+/// `meta.json` that publishes it.
+fn write_merged(
+    index: &Index,
+    dir: &Path,
+    generation: u64,
+    options: &CompactOptions,
+) -> Result<Meta, IndexError> {
     let stem = format!("seg-{generation:06}");
     let old = index.meta();
     let max_weight = old
@@ -88,20 +102,9 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     // (deleting documents does not disturb the clustering).
     let reordered =
         options.reorder || (!old.segments.is_empty() && old.segments.iter().all(|s| s.reordered));
-    let quant = Quantizer {
-        scheme: old.quantization,
-        scale: old.quantization.scale_for(max_weight),
-    };
-    // New ordinals: live documents in order, or in the bisection's order.
-    let mut live: Vec<u32> = (0..index.num_docs())
-        .filter(|&d| !index.is_deleted(d))
-        .collect();
-    if options.reorder {
-        let order = reorder::bp_order(&reorder::forward(&index, &live));
-        live = order.iter().map(|&i| live[i as usize]).collect();
-    }
+    let live = new_order(index, options.reorder);
     let mut new_ord = vec![u32::MAX; index.num_docs() as usize];
-    let mut ids = Vec::with_capacity(index.live_docs() as usize);
+    let mut ids = Vec::with_capacity(live.len());
     let mut stored = if old.store {
         Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
     } else {
@@ -114,7 +117,47 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
             s.push(index.stored(doc).as_ref())?;
         }
     }
-    let mut acc = Accumulator::new(dir, &stem, memory_budget);
+    let mut postings = Accumulator::new(dir, &stem, options.memory_budget);
+    let num_postings = renumber_postings(index, &new_ord, &mut postings)?;
+    let segment = write_segment(
+        dir,
+        NewSegment {
+            stem: &stem,
+            postings,
+            quant: Quantizer::for_max_weight(old.quantization, max_weight),
+            ids: &ids,
+            stored,
+            num_postings,
+            max_weight,
+            reordered,
+        },
+    )?;
+    let mut meta = Meta::new(generation, old.model.clone(), old.quantization, old.store);
+    meta.push_segment(segment);
+    Ok(meta)
+}
+
+/// The live documents of `index` in their new order: as they are, or in
+/// the bisection's order.
+fn new_order(index: &Index, reorder: bool) -> Vec<u32> {
+    let live: Vec<u32> = (0..index.num_docs())
+        .filter(|&d| !index.is_deleted(d))
+        .collect();
+    if !reorder {
+        return live;
+    }
+    let order = reorder::bp_order(&reorder::forward(index, &live));
+    order.iter().map(|&i| live[i as usize]).collect()
+}
+
+/// Adds every posting of a live document of `index` to `acc` under its new
+/// ordinal (`new_ord`, `u32::MAX` for dropped documents), term by term,
+/// segment after segment; returns how many.
+fn renumber_postings(
+    index: &Index,
+    new_ord: &[u32],
+    acc: &mut Accumulator,
+) -> Result<u64, IndexError> {
     let mut postings = 0u64;
     let mut list = Vec::new();
     for seg in &index.segments {
@@ -138,43 +181,5 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
             postings += list.len() as u64;
         }
     }
-    let mut files = Vec::new();
-    let (pst, bmx, terms) = write_postings(dir, &stem, acc, quant, ids.len() as u32)?;
-    files.push(pst);
-    files.extend(bmx);
-    let n_terms = terms.len() as u64;
-    files.push(terms.write(dir, &format!("{stem}.ter"))?);
-    files.push(write_doc_table(dir, &format!("{stem}.doc"), &ids)?);
-    if let Some(s) = stored {
-        files.push(s.finish()?);
-    }
-    let docs = ids.len() as u64;
-    let meta = Meta {
-        format_version: FORMAT_VERSION,
-        splade_version: env!("CARGO_PKG_VERSION").to_string(),
-        generation,
-        model: old.model.clone(),
-        quantization: old.quantization,
-        store: old.store,
-        docs,
-        deleted: 0,
-        postings,
-        segments: vec![SegmentMeta {
-            name: stem,
-            docs,
-            terms: n_terms,
-            postings,
-            max_weight,
-            scale: quant.scale,
-            files,
-            deletes: None,
-            reordered,
-        }],
-    };
-    let base = old.generation;
-    drop(ids);
-    drop(index);
-    publish(dir, &meta, Some(base))?;
-    drop(change);
-    Ok(super::stats_of(&meta))
+    Ok(postings)
 }

@@ -1,0 +1,23 @@
+//! The byte-level codecs of the index files (`docs/format.md`).
+
+pub(crate) mod block;
+pub(crate) mod deletes;
+pub(crate) mod doc_table;
+pub(crate) mod frame;
+pub(crate) mod meta;
+pub(crate) mod postings;
+pub(crate) mod quant;
+pub(crate) mod range_max;
+pub(crate) mod stored;
+pub(crate) mod terms;
+
+/// Version of the on-disk format written by this build. Bumped by every
+/// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
+/// segments, version 3 per-range term maxima (`.bmx`), version 4 a
+/// checksum in `meta.json`.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// The oldest format version this build still reads. A version-1 index is a
+/// version-2 index without deletes; appending to it or deleting from it
+/// writes a version-2 `meta.json` and leaves its version-1 files as they are.
+pub const MIN_FORMAT_VERSION: u32 = 1;

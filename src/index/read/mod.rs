@@ -1,0 +1,6 @@
+//! Opening an index and looking documents up.
+
+pub(crate) mod ids;
+pub(crate) mod index;
+pub(crate) mod maxima;
+pub(crate) mod segment;

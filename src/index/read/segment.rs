@@ -1,0 +1,196 @@
+//! One open segment: its files mapped and checked against `meta.json`
+//! (magic, version, lengths, headers; no data scan), and the posting list
+//! of a dictionary entry.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use crate::index::error::IndexError;
+use crate::index::format::block::PostingList;
+use crate::index::format::deletes::Bitmap;
+use crate::index::format::doc_table::DocTable;
+use crate::index::format::frame::{
+    MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_RANGES, MAGIC_STORED, MAGIC_TERMS, MappedFile,
+};
+use crate::index::format::meta::{META_FILE, SegmentMeta};
+use crate::index::format::postings::Postings;
+use crate::index::format::quant::Quantizer;
+use crate::index::format::range_max::RangeMax;
+use crate::index::format::stored::{StoredDoc, StoredTable};
+use crate::index::format::terms::{TermDict, TermInfo};
+use crate::index::read::maxima;
+
+/// One open segment.
+pub(crate) struct Segment {
+    /// Global ordinal of the segment's first document.
+    pub(crate) base: u32,
+    /// Number of documents.
+    pub(crate) docs: u32,
+    pub(crate) quant: Quantizer,
+    postings: Postings,
+    pub(crate) terms: TermDict,
+    doc_table: DocTable,
+    stored: Option<StoredTable>,
+    /// The deletes bitmap and its file, when documents are deleted.
+    deleted: Option<(MappedFile, Bitmap)>,
+    /// Block-max bounds: from the `.bmx`, or built in memory before a
+    /// pruned search ([`Index::build_range_maxima`](crate::index::Index::build_range_maxima)).
+    range_max: OnceLock<RangeMax>,
+}
+
+impl Segment {
+    /// Opens the files `meta` lists (cheap checks only: frames, headers,
+    /// counts against `meta.json`); `base` is the global ordinal of its
+    /// first document.
+    pub(crate) fn open(dir: &Path, meta: &SegmentMeta, base: u32) -> Result<Segment, IndexError> {
+        check_files(dir, meta)?;
+        let open = |ext: &str, magic| match meta.file(ext) {
+            Some(f) => MappedFile::open(dir, f, magic).map(Some),
+            None => Ok(None),
+        };
+        let need = |ext: &str, magic| {
+            open(ext, magic)?.ok_or_else(|| {
+                IndexError::corrupt(
+                    dir.join(META_FILE),
+                    format!("segment {} lists no .{ext} file", meta.name),
+                )
+            })
+        };
+        let postings = Postings::open(need("pst", MAGIC_POSTINGS)?, meta.scale)?;
+        let terms = TermDict::open(need("ter", MAGIC_TERMS)?)?;
+        if terms.len() as u64 != meta.terms {
+            return Err(terms.file().corrupt(format!(
+                "{} terms, meta.json says {}",
+                terms.len(),
+                meta.terms
+            )));
+        }
+        let doc_table = DocTable::open(need("doc", MAGIC_DOCS)?, meta.docs)?;
+        let stored = match open("sto", MAGIC_STORED)? {
+            Some(file) => Some(StoredTable::open(file, meta.docs)?),
+            None => None,
+        };
+        let deleted = match &meta.deletes {
+            Some(d) => {
+                let file = MappedFile::open(dir, &d.file, MAGIC_DELETES)?;
+                let bits = Bitmap::read(&file, meta.docs, d.count)?;
+                Some((file, bits))
+            }
+            None => None,
+        };
+        let range_max = OnceLock::new();
+        if let Some(file) = open("bmx", MAGIC_RANGES)? {
+            let _ = range_max.set(RangeMax::open(file, meta.docs as u32, terms.len())?);
+        }
+        Ok(Segment {
+            base,
+            docs: meta.docs as u32,
+            quant: postings.quant(),
+            postings,
+            terms,
+            doc_table,
+            stored,
+            deleted,
+            range_max,
+        })
+    }
+
+    /// The per-range maxima of every term. A pruned `Searcher` has them
+    /// built beforehand, in parallel ([`Index::build_range_maxima`](crate::index::Index::build_range_maxima)); a
+    /// segment reached without that builds them here, sequentially. The
+    /// cell's initialisation must not run parallel work: this is called
+    /// from inside the parallel loop over a batch's queries, and a rayon
+    /// thread that waits inside `get_or_init` may pick up another query
+    /// that enters the same `get_or_init`: a deadlock (rayon issue 1251).
+    pub(crate) fn range_max(&self) -> &RangeMax {
+        self.range_max
+            .get_or_init(|| maxima::build(self.lists(), self.quant, self.docs))
+    }
+
+    /// Builds the range maxima in memory, spread over rayon's threads,
+    /// unless they are ready: what [`Index::build_range_maxima`](crate::index::Index::build_range_maxima) does for
+    /// each segment, outside any lazily initialised cell.
+    pub(crate) fn build_range_max(&self) {
+        if self.has_range_max() {
+            return;
+        }
+        let lists = (0..self.terms.len())
+            .into_par_iter()
+            .map(|i| self.list(&self.terms.info(i)));
+        let table = maxima::build_parallel(lists, self.quant, self.docs);
+        // Another thread may have set it meanwhile: the same bytes.
+        let _ = self.range_max.set(table);
+    }
+
+    /// Whether the range maxima are ready (on disk or built).
+    pub(crate) fn has_range_max(&self) -> bool {
+        self.range_max.get().is_some()
+    }
+
+    /// Every dictionary entry's posting list (`None` when damaged).
+    fn lists(&self) -> impl Iterator<Item = Option<PostingList<'_>>> {
+        (0..self.terms.len()).map(|i| self.list(&self.terms.info(i)))
+    }
+
+    /// The posting list a dictionary entry points at (`None` if damaged).
+    pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
+        self.postings.list(info)
+    }
+
+    pub(crate) fn files(&self) -> impl Iterator<Item = &MappedFile> {
+        [
+            Some(self.postings.file()),
+            Some(self.terms.file()),
+            Some(self.doc_table.file()),
+            self.stored.as_ref().map(|s| s.file()),
+            self.deleted.as_ref().map(|d| &d.0),
+            self.range_max.get().and_then(|r| r.file()),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// The external id of local ordinal `doc` (empty if its bytes are
+    /// damaged).
+    pub(crate) fn doc_id(&self, doc: u32) -> &str {
+        self.doc_table.id(doc)
+    }
+
+    /// The stored document of local ordinal `doc`; `None` when the segment
+    /// stores none (or the record is damaged).
+    pub(crate) fn stored(&self, doc: u32) -> Option<StoredDoc> {
+        self.stored.as_ref()?.get(doc)
+    }
+
+    /// The deletes bitmap, when documents of the segment are deleted.
+    pub(crate) fn deleted(&self) -> Option<&Bitmap> {
+        self.deleted.as_ref().map(|d| &d.1)
+    }
+
+    /// A copy of the deletes bitmap (empty when nothing is deleted).
+    pub(crate) fn deleted_bitmap(&self) -> Bitmap {
+        match &self.deleted {
+            Some((_, bits)) => bits.clone(),
+            None => Bitmap::empty(self.docs),
+        }
+    }
+}
+
+/// Refuses a segment whose `meta.json` entry lists a file that is not one
+/// read here, or whose name is not plain: a damaged name must not silently
+/// drop a file (the stored texts) or point outside the directory.
+fn check_files(dir: &Path, meta: &SegmentMeta) -> Result<(), IndexError> {
+    let known = ["pst", "ter", "doc", "sto", "bmx"]
+        .iter()
+        .filter(|ext| meta.file(ext).is_some())
+        .count();
+    if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
+        return Err(IndexError::corrupt(
+            dir.join(META_FILE),
+            format!("segment `{}` lists unexpected files", meta.name),
+        ));
+    }
+    Ok(())
+}

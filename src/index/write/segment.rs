@@ -1,0 +1,124 @@
+//! Writing the files of a new segment (a build's, an append's or a
+//! compaction's): from the accumulated postings the `.pst` posting lists,
+//! the `.bmx` range maxima of a large segment and the term dictionary that
+//! points into them; then the doc table and the stored documents. Nothing
+//! is published here: the caller's commit does that.
+
+use std::path::Path;
+
+use crate::index::error::IndexError;
+use crate::index::format::doc_table::write_doc_table;
+use crate::index::format::frame::FileMeta;
+use crate::index::format::meta::SegmentMeta;
+use crate::index::format::postings::PostingsWriter;
+use crate::index::format::quant::Quantizer;
+use crate::index::format::range_max::{RangeMaxWriter, stored_for};
+use crate::index::format::stored::StoredWriter;
+use crate::index::format::terms::TermDictWriter;
+use crate::index::write::spill::{Accumulator, List};
+
+/// What a new segment is made of.
+pub(crate) struct NewSegment<'a> {
+    /// File-name stem, `seg-GGGGGG` of the commit's generation.
+    pub(crate) stem: &'a str,
+    /// Every posting, by token, with new ordinals `0..ids.len()`.
+    pub(crate) postings: Accumulator,
+    /// How the impacts are quantized.
+    pub(crate) quant: Quantizer,
+    /// External ids in ordinal order.
+    pub(crate) ids: &'a [&'a str],
+    /// The stored documents, already streamed (when the index stores them).
+    pub(crate) stored: Option<StoredWriter>,
+    /// Number of postings in `postings`.
+    pub(crate) num_postings: u64,
+    /// The largest weight `quant` was derived from.
+    pub(crate) max_weight: f32,
+    /// Whether the ordinals follow a reordering (`compact --reorder`).
+    pub(crate) reordered: bool,
+}
+
+/// Writes the files of `segment` in `dir` and returns its `meta.json`
+/// entry (its files in the order `.pst`, `.bmx`, `.ter`, `.doc`, `.sto`).
+pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMeta, IndexError> {
+    let NewSegment {
+        stem,
+        postings,
+        quant,
+        ids,
+        stored,
+        num_postings,
+        max_weight,
+        reordered,
+    } = segment;
+    let mut files = Vec::new();
+    let (pst, bmx, terms) = write_postings(dir, stem, postings, quant, ids.len() as u32)?;
+    files.push(pst);
+    files.extend(bmx);
+    let n_terms = terms.len() as u64;
+    files.push(terms.write(dir, &format!("{stem}.ter"))?);
+    files.push(write_doc_table(dir, &format!("{stem}.doc"), ids)?);
+    if let Some(s) = stored {
+        files.push(s.finish()?);
+    }
+    Ok(SegmentMeta {
+        name: stem.to_string(),
+        docs: ids.len() as u64,
+        terms: n_terms,
+        postings: num_postings,
+        max_weight,
+        scale: quant.scale,
+        files,
+        deletes: None,
+        reordered,
+    })
+}
+
+/// Writes the `.pst` file, and the `.bmx` when the segment is large enough
+/// to be searched with pruning, from the accumulated postings of a segment
+/// of `segment_docs` documents; returns them with the term dictionary still
+/// to be written.
+fn write_postings(
+    dir: &Path,
+    stem: &str,
+    acc: Accumulator,
+    quant: Quantizer,
+    segment_docs: u32,
+) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
+    let mut w = PostingsWriter::create(dir, &format!("{stem}.pst"), quant)?;
+    let mut maxima = if stored_for(segment_docs) {
+        Some(RangeMaxWriter::create(
+            dir,
+            &format!("{stem}.bmx"),
+            segment_docs,
+        )?)
+    } else {
+        None
+    };
+    let mut dict = TermDictWriter::default();
+    let (mut docs, mut codes) = (Vec::new(), Vec::new());
+    let mut sorted = List::new();
+    acc.drain(|term: &str, list: &List| {
+        // Lists arrive in doc order, except from a reordering compaction,
+        // whose new ordinals are not monotonic in the old ones.
+        let list = if list.is_sorted_by_key(|p| p.0) {
+            list
+        } else {
+            sorted.clone_from(list);
+            sorted.sort_unstable_by_key(|p| p.0);
+            &sorted
+        };
+        docs.clear();
+        codes.clear();
+        for &(d, wt) in list {
+            docs.push(d);
+            codes.push(quant.encode(wt));
+        }
+        let info = w.push(&docs, &codes)?;
+        if let Some(m) = &mut maxima {
+            m.push(&docs, |i| quant.value(codes[i]))?;
+        }
+        dict.push(term, info)
+    })?;
+    let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
+    Ok((w.finish()?, maxima, dict))
+}
