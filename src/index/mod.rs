@@ -12,6 +12,9 @@
 //! - `writer` / `reader`: [`IndexWriter`] and [`Index`];
 //! - `deletes`, `compact`: the per-segment deletes bitmaps, [`delete`] and
 //!   [`compact`]; `ids`: from external ids to live ordinals;
+//! - `lexical` (in `format`, `write` and `read`): the BM25 postings of
+//!   format 5 (stems with df, tf lists, document lengths) beside the
+//!   SPLADE ones, in the same segments and commits;
 //! - `lock`: one writer at a time (`write.lock`);
 //! - `commit`: the lock, fresh names, `meta.json` last, cleanup; every
 //!   change to an index (build, append, delete, compact) begins and
@@ -34,7 +37,9 @@ pub(crate) mod testutil;
 
 pub use error::IndexError;
 pub use format::frame::FileMeta;
-pub use format::meta::{DeletesMeta, IndexStats, META_FILE, Meta, ModelInfo, SegmentMeta};
+pub use format::meta::{
+    DeletesMeta, IndexStats, LexicalMeta, META_FILE, Meta, ModelInfo, SegmentLexical, SegmentMeta,
+};
 pub use format::quant::Quantization;
 pub use format::stored::StoredDoc;
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
