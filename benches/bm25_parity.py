@@ -1,6 +1,7 @@
 """Parity of splade's BM25 (src/lexical/) with the reference, bm25s.
 
     python3 benches/bm25_parity.py [--data DIR] [--collections a,b] [--binary PATH] [--out DIR]
+                                   [--through-index [--splade PATH]]
 
 For each shared collection (default: the six of ../shared/data) it
 (a) tokenizes every document and query with bm25s (`bm25s.tokenize`,
@@ -12,7 +13,11 @@ For each shared collection (default: the six of ../shared/data) it
 (b) ranks with bm25s (method "lucene", k1 1.5, b 0.75, every document
     with a score > 0, ties by corpus order, top 1000) and with our
     in-memory scorer (`bm25_run run`), and prints nDCG@10 of both beside
-    metrics.json's `bm25`.
+    metrics.json's `bm25`;
+(c) with --through-index: builds the collection with the real binary,
+    `splade index --lexical-only` (timed: docs/s), and ranks from that
+    index's files with `search_bm25` (`bm25_run index-run`), compared with
+    bm25s's run as in (b).
 
 nDCG@10 follows trec_eval (as src/eval/ does): a run is re-sorted by score
 descending, ties by document id descending; linear gains, log2 discount,
@@ -25,7 +30,9 @@ metrics.json `bm25_params`). Set BM25_PYTHON to an interpreter that has
 them, or the script makes a venv under $XDG_CACHE_HOME (or ~/.cache)
 /splade/bm25-parity-venv with pip and re-runs itself there. The Rust side
 is `examples/bm25_run.rs`, built with `cargo build --release --example
-bm25_run` unless --binary names one. Prints a Markdown table on stdout,
+bm25_run` unless --binary names one (and `splade` itself, for
+--through-index, with `cargo build --release --bin splade` unless --splade
+names one). Prints a Markdown table on stdout,
 progress on stderr; writes the runs and a JSON summary under --out.
 """
 
@@ -180,11 +187,31 @@ def write_trec(run, path, tag):
                 f.write(f"{q} Q0 {d} {rank} {s!r} {tag}\n")
 
 
-def build_binary():
-    log("cargo build --release --example bm25_run")
-    subprocess.run(["cargo", "build", "--release", "--example", "bm25_run", "--locked"], cwd=ROOT, check=True)
+def build_binary(kind="example", name="bm25_run"):
+    log(f"cargo build --release --{kind} {name}")
+    subprocess.run(["cargo", "build", "--release", f"--{kind}", name, "--locked"], cwd=ROOT, check=True)
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "release", "examples", "bm25_run")
+    return os.path.join(target, "release", *(["examples"] if kind == "example" else []), name)
+
+
+def through_index(args, name, corpus_path, queries_path, ndocs, ref, qrels):
+    """Builds the collection with `splade index --lexical-only` and ranks
+    from the index: nDCG@10, identical runs with bm25s, build time."""
+    index = os.path.join(args.out, f"{name}.idx")
+    if os.path.exists(index):
+        import shutil
+        shutil.rmtree(index)
+    t0 = time.perf_counter()
+    subprocess.run([args.splade, "index", corpus_path, "--index", index, "--lexical-only", "-q",
+                    "--bm25-k1", str(args.k1), "--bm25-b", str(args.b)], check=True)
+    secs = time.perf_counter() - t0
+    path = os.path.join(args.out, f"{name}.index.trec")
+    with open(path, "w") as f:
+        subprocess.run([args.binary, "index-run", index, queries_path, "--top", str(args.top)], check=True, stdout=f)
+    run = read_trec(path)
+    size = sum(os.path.getsize(os.path.join(index, n)) for n in os.listdir(index))
+    return {"index_ndcg": ndcg10(run, qrels), "index_identical_runs": identical_runs(run, ref),
+            "index_build_s": secs, "index_docs_per_s": ndocs / secs, "index_bytes": size}
 
 
 def one_collection(args, name, metrics, examples):
@@ -230,6 +257,8 @@ def one_collection(args, name, metrics, examples):
         "mismatching_docs": bad_docs[:50],
     }
     row["ours_minus_metrics"] = row["ours"] - row["metrics_json"] if row["metrics_json"] is not None else None
+    if args.through_index:
+        row.update(through_index(args, name, corpus_path, queries_path, len(corpus), ref, qrels))
     return row
 
 
@@ -271,6 +300,19 @@ def table(rows):
         lines.append(f"| {r['collection']} | {r['docs']} | {r['doc_token_mismatches']} | {r['query_token_mismatches']} "
                      f"| {r['queries_with_identical_runs']}/{r['queries']} | {r['ours']:.4f} | {r['bm25s']:.4f} "
                      f"| {r['ours_rank']:.4f} | {r['bm25s_rank']:.4f} | {m} | {d} |")
+    if rows and "index_ndcg" in rows[0]:
+        lines += [
+            "",
+            "Through the index (`splade index --lexical-only`, then `search_bm25`):",
+            "",
+            "| collection | identical runs | nDCG@10 | - metrics.json | build s | docs/s | index MB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in rows:
+            d = "n/a" if r["metrics_json"] is None else f"{r['index_ndcg'] - r['metrics_json']:+.4f}"
+            lines.append(f"| {r['collection']} | {r['index_identical_runs']}/{r['queries']} | {r['index_ndcg']:.4f} "
+                         f"| {d} | {r['index_build_s']:.2f} | {r['index_docs_per_s']:.0f} "
+                         f"| {r['index_bytes'] / 1e6:.2f} |")
     return "\n".join(lines)
 
 
@@ -285,9 +327,14 @@ def main():
     ap.add_argument("--b", type=float, default=0.75)
     ap.add_argument("--top", type=int, default=1000)
     ap.add_argument("--no-unicode", action="store_true", help="skip the sweep over every code point")
+    ap.add_argument("--through-index", action="store_true",
+                    help="also build each collection with `splade index --lexical-only` and rank from the index")
+    ap.add_argument("--splade", help="the splade binary for --through-index")
     args = ap.parse_args()
     ensure_python()
     args.binary = args.binary or build_binary()
+    if args.through_index:
+        args.splade = args.splade or build_binary("bin", "splade")
     args.out = args.out or tempfile.mkdtemp(prefix="bm25-parity-")
     os.makedirs(args.out, exist_ok=True)
     metrics = json.load(open(args.metrics)) if os.path.exists(args.metrics) else {}

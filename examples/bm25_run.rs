@@ -7,6 +7,7 @@
 //! cargo run --release --example bm25_run -- run CORPUS.jsonl QUERIES.jsonl \
 //!     [--k1 1.5] [--b 0.75] [--top 1000] > run.trec
 //! cargo run --release --example bm25_run -- bench CORPUS.jsonl [--repeat 5]
+//! cargo run --release --example bm25_run -- index-run INDEX QUERIES.jsonl [--top 1000] > run.trec
 //! ```
 //!
 //! - `tokens`: one JSON line per record, `{"id": ..., "tokens": [...]}`, the
@@ -17,7 +18,11 @@
 //! - `bench`: analyzer throughput on one thread over texts already in
 //!   memory, the median of `--repeat` passes, as one JSON line (`runs_s` in
 //!   order: the first pass fills the thread's stem memo, later ones find
-//!   every word in it).
+//!   every word in it);
+//! - `index-run`: the same TREC run from an index that `splade index`
+//!   built (`--lexical-only`, or with its default lexical postings), by
+//!   `splade::search::search_bm25_batch`: the parity check through the real
+//!   index files.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -46,9 +51,10 @@ fn main() -> Result<(), Failure> {
             run(corpus, queries, params, option("top", "1000").parse()?)
         }
         ["bench", corpus] => bench(corpus, option("repeat", "5").parse()?),
+        ["index-run", index, queries] => index_run(index, queries, option("top", "1000").parse()?),
         _ => Err(
             "usage: bm25_run tokens CORPUS | run CORPUS QUERIES [--k1 X] [--b X] [--top N] \
-                  | bench CORPUS [--repeat N]"
+                  | bench CORPUS [--repeat N] | index-run INDEX QUERIES [--top N]"
                 .into(),
         ),
     }
@@ -188,6 +194,32 @@ fn run(corpus: &str, queries: &str, params: Bm25Params, top: usize) -> Result<()
         built.as_secs_f64(),
         queries.len(),
         start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `search_bm25` over the index at `dir`, every query of `queries`: the
+/// ranking of `run`, read from the index's lexical postings.
+fn index_run(dir: &str, queries: &str, top: usize) -> Result<(), Failure> {
+    let index = splade::index::Index::open(std::path::Path::new(dir))?;
+    let queries = read_texts(queries)?;
+    let texts: Vec<&str> = queries.iter().map(|q| q.1.as_str()).collect();
+    let start = Instant::now();
+    let runs = splade::search::search_bm25_batch(&index, &texts, top)?;
+    let searched = start.elapsed();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for ((qid, _), hits) in queries.iter().zip(&runs) {
+        for (rank, hit) in hits.iter().enumerate() {
+            let id = index.doc_id(hit.doc);
+            writeln!(out, "{qid} Q0 {id} {} {} splade-bm25", rank + 1, hit.score)?;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "{} docs: {} queries in {:.3}s",
+        index.num_docs(),
+        queries.len(),
+        searched.as_secs_f64()
     );
     Ok(())
 }

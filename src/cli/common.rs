@@ -269,6 +269,10 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
             (_, Some(IndexError::UnknownId { .. })) => {
                 Some("pass --ignore-missing to delete the others")
             }
+            (_, Some(IndexError::MissingText { .. })) => Some(
+                "give every line its \"text\" (and \"title\") beside the vector, or build \
+                 the index with --no-lexical",
+            ),
             _ => None,
         }
     })

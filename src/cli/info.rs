@@ -11,6 +11,9 @@ use super::query::open_unverified;
 
 /// Describe an index: documents, terms, postings, size, model, quantization.
 ///
+/// `splade` says whether it has SPLADE postings (false: built with
+/// --lexical-only), `lexical` its BM25 settings and counts (null: none).
+///
 /// `docs` counts live documents; `deleted` those marked by `splade delete`
 /// (or replaced by `--upsert`) whose postings remain until `splade compact`.
 ///
@@ -74,6 +77,18 @@ fn summary(index: &Index) -> serde_json::Value {
         } else {
             "exhaustive"
         },
+        "splade": meta.splade,
+        "lexical": meta.lexical.as_ref().map(|l| {
+            let lexical = index.lexical_stats();
+            serde_json::json!({
+                "analyzer": l.analyzer,
+                "k1": l.k1,
+                "b": l.b,
+                "terms": stats.lexical_terms,
+                "postings": stats.lexical_postings,
+                "avgdl": (lexical.avg_len() * 1000.0).round() / 1000.0,
+            })
+        }),
         "quantization": meta.quantization.to_string(),
         "stored_text": meta.store,
         "model": meta.model.as_ref().map(|m| m.id.clone()),

@@ -35,6 +35,8 @@ pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
 /// The encoder for queries: the index's model with the index's encoding
 /// settings; `--model` and the encoding flags must agree with them.
 pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder> {
+    // A lexical-only index has no model, and nothing a query vector finds.
+    index.require_splade()?;
     let recorded = index.meta().model.clone();
     if let (Some(info), None, Some(rev)) = (&recorded, &args.model, &args.revision) {
         bail!(

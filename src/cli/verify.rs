@@ -81,6 +81,9 @@ fn is_damage(err: &IndexError) -> bool {
         | IndexError::UnknownId { .. }
         | IndexError::Changed { .. }
         | IndexError::Locked { .. }
-        | IndexError::Incompatible { .. } => false,
+        | IndexError::Incompatible { .. }
+        | IndexError::NoLexical { .. }
+        | IndexError::NoSplade { .. }
+        | IndexError::MissingText { .. } => false,
     }
 }

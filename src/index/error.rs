@@ -154,6 +154,42 @@ pub enum IndexError {
     /// A limit of the format was exceeded (e.g. more than `u32::MAX` docs).
     #[error("index limit exceeded: {0}")]
     Limit(String),
+
+    /// A BM25 (or hybrid) search of an index without lexical postings.
+    #[error(
+        "{}: the index has no lexical (BM25) postings (it was built with --no-lexical, \
+         from vectors without texts, or by a splade older than format 5); rebuild it with \
+         `splade index` without --no-lexical",
+        path.display()
+    )]
+    NoLexical {
+        /// The index directory.
+        path: PathBuf,
+    },
+
+    /// A SPLADE (or hybrid) search of an index built without SPLADE postings.
+    #[error(
+        "{}: the index has no SPLADE postings (it was built with --lexical-only); search it \
+         with --mode bm25, or rebuild it with `splade index` without --lexical-only",
+        path.display()
+    )]
+    NoSplade {
+        /// The index directory.
+        path: PathBuf,
+    },
+
+    /// A document without text added to an index that keeps lexical
+    /// postings of every document.
+    #[error(
+        "{origin}: document `{id}` has no text, and the index keeps lexical (BM25) postings \
+         of every document's text"
+    )]
+    MissingText {
+        /// Origin of the document, e.g. `vectors.jsonl:3`.
+        origin: String,
+        /// The external id.
+        id: String,
+    },
 }
 
 impl IndexError {

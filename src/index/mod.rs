@@ -16,6 +16,10 @@
 //!   `write/spill.rs` and writing the segment with `write/segment.rs`),
 //!   [`delete`] (`write/delete.rs`), [`compact`] (`write/compact.rs`,
 //!   reordering with `write/reorder.rs`).
+//! - `lexical` (in each layer: `format/lexical.rs`, `write/lexical.rs`,
+//!   `read/lexical.rs`): the BM25 postings of format 5 (stems with df, tf
+//!   lists, document lengths) beside the SPLADE ones, in the same segments
+//!   and commits.
 //!
 //! Counts: "docs" counts document *ordinals*, deleted documents included
 //! ([`Meta::docs`], [`SegmentMeta::docs`], [`Index::num_docs`]); "live"
@@ -38,7 +42,9 @@ pub(crate) mod testutil;
 
 pub use error::IndexError;
 pub use format::frame::FileMeta;
-pub use format::meta::{DeletesMeta, IndexStats, META_FILE, Meta, ModelInfo, SegmentMeta};
+pub use format::meta::{
+    DeletesMeta, IndexStats, LexicalMeta, META_FILE, Meta, ModelInfo, SegmentLexical, SegmentMeta,
+};
 pub use format::quant::Quantization;
 pub use format::stored::StoredDoc;
 pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};

@@ -2,7 +2,9 @@
 //!
 //! Each line is `{"id": ..., "vector": {"token": weight, ...}}`; weights must
 //! be finite numbers, zero weights (and weights too small for an `f32`) are
-//! dropped, negative ones and ones too large for an `f32` refused.
+//! dropped, negative ones and ones too large for an `f32` refused. A line
+//! may also carry the document's `"text"` (and `"title"`), from which
+//! `splade index --vectors` then writes lexical (BM25) postings too.
 
 use std::io::BufRead;
 
@@ -19,6 +21,10 @@ pub struct VectorRecord {
     pub id: String,
     /// `(token, weight)` pairs, weights > 0.
     pub terms: Vec<(String, f32)>,
+    /// The document's text, when the line carries one.
+    pub text: Option<String>,
+    /// The document's title, when the line carries one.
+    pub title: Option<String>,
     /// 1-based line number.
     pub line: u64,
 }
@@ -28,6 +34,10 @@ struct Raw {
     #[serde(alias = "_id")]
     id: Value,
     vector: serde_json::Map<String, Value>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
 }
 
 /// Streams [`VectorRecord`]s from JSONL.
@@ -150,7 +160,13 @@ fn parse(name: &str, line: u64, text: &str) -> Result<VectorRecord> {
             terms.push((token, w32));
         }
     }
-    Ok(VectorRecord { id, terms, line })
+    Ok(VectorRecord {
+        id,
+        terms,
+        text: raw.text,
+        title: raw.title,
+        line,
+    })
 }
 
 impl Iterator for VectorReader {
@@ -211,6 +227,24 @@ mod tests {
             one.iter()
                 .any(|r| r.contains("v:6:") || r.contains("line: 6"))
         );
+    }
+
+    #[test]
+    fn lines_may_carry_text_and_title() {
+        let text = "{\"id\":\"a\",\"vector\":{\"x\":1},\"text\":\"t\",\"title\":\"T\"}\n\
+                    {\"id\":\"b\",\"vector\":{\"x\":1}}\n\
+                    {\"id\":\"c\",\"vector\":{\"x\":1},\"text\":7}\n";
+        let reader = Box::new(std::io::Cursor::new(text.as_bytes().to_vec()));
+        let got: Vec<_> = VectorReader::new("v".into(), reader).collect();
+        let a = got[0].as_ref().unwrap();
+        assert_eq!(
+            (a.text.as_deref(), a.title.as_deref()),
+            (Some("t"), Some("T"))
+        );
+        let b = got[1].as_ref().unwrap();
+        assert_eq!((b.text.as_deref(), b.title.as_deref()), (None, None));
+        let e = got[2].as_ref().unwrap_err().to_string();
+        assert!(e.starts_with("v:3: invalid vector line"), "{e}");
     }
 
     #[test]

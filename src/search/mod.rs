@@ -37,8 +37,10 @@ use rayon::prelude::*;
 
 use crate::index::{BLOCK, Index, PostingList, Quantizer};
 
+mod bm25;
 mod pruned;
 
+pub use bm25::{Bm25Term, bm25_scores, explain_bm25, search_bm25, search_bm25_batch};
 pub use pruned::PruneStats;
 
 /// [`Strategy::Auto`] prunes exact searches from this many live documents

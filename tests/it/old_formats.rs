@@ -1,5 +1,5 @@
 //! Indexes written by older formats stay readable: the committed
-//! `tests/fixtures/index-v2`, `index-v3` and `index-v3-bmx` (each with a
+//! `tests/fixtures/index-v2`, `index-v3`, `index-v3-bmx` and `index-v4` (each with a
 //! SOURCE.md naming the commit and commands that wrote it) open, verify and
 //! answer exactly what their documents' vectors say. (The version-1
 //! fixture is opened by `cli_segments.rs`.)
@@ -212,6 +212,11 @@ fn version_2_index_with_segments_deletes_and_stored_texts_reads() {
 #[test]
 fn version_3_index_with_segments_deletes_and_stored_texts_reads() {
     check_segments_fixture("index-v3", 3);
+}
+
+#[test]
+fn version_4_index_with_segments_deletes_and_stored_texts_reads() {
+    check_segments_fixture("index-v4", 4);
 }
 
 /// The vectors of `index-v3-bmx` (the script in its SOURCE.md): 50,000

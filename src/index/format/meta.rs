@@ -12,6 +12,7 @@ use crate::index::error::IndexError;
 use crate::index::format::frame::{FileMeta, sync_dir};
 use crate::index::format::quant::Quantization;
 use crate::index::format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
+use crate::lexical::{ANALYZER_ENGLISH, Bm25Params};
 
 /// File name of the commit point.
 pub const META_FILE: &str = "meta.json";
@@ -51,8 +52,69 @@ pub struct Meta {
     pub deleted: u64,
     /// Number of postings over all segments.
     pub postings: u64,
+    /// Whether the segments hold SPLADE postings: false for an index built
+    /// with `--lexical-only` (BM25 only, no model). Absent means true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub splade: bool,
+    /// How the lexical (BM25) postings were made and are scored; `None`
+    /// when there are none (built without them, or before format 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<LexicalMeta>,
     /// The segments, in document-ordinal order.
     pub segments: Vec<SegmentMeta>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The lexical settings of an index, recorded once in `meta.json`: every
+/// segment's lexical postings were made by this analyzer and are scored
+/// with these BM25 parameters.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LexicalMeta {
+    /// Name and version of the analyzer
+    /// ([`ANALYZER_ENGLISH`](crate::lexical::ANALYZER_ENGLISH)).
+    pub analyzer: String,
+    /// BM25's term-frequency saturation.
+    pub k1: f64,
+    /// BM25's length normalization.
+    pub b: f64,
+}
+
+impl LexicalMeta {
+    /// The settings of a new index: this build's analyzer and `params`.
+    pub fn new(params: Bm25Params) -> LexicalMeta {
+        LexicalMeta {
+            analyzer: ANALYZER_ENGLISH.to_string(),
+            k1: params.k1,
+            b: params.b,
+        }
+    }
+
+    /// The BM25 parameters (checked when `meta.json` is read).
+    pub fn params(&self) -> Bm25Params {
+        Bm25Params {
+            k1: self.k1,
+            b: self.b,
+        }
+    }
+}
+
+/// What `meta.json` records about a segment's lexical postings.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SegmentLexical {
+    /// Sum of the documents' lengths (terms after stopword removal),
+    /// deleted documents included.
+    pub tokens: u64,
+    /// Distinct stems (entries of the `.lxt`).
+    pub terms: u64,
+    /// (document, stem) pairs in the `.lxp`.
+    pub postings: u64,
 }
 
 /// One segment of the index.
@@ -72,6 +134,10 @@ pub struct SegmentMeta {
     pub scale: f32,
     /// Every file of the segment with its length and CRC32.
     pub files: Vec<FileMeta>,
+    /// The segment's lexical postings (format version 5), when the index
+    /// has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexical: Option<SegmentLexical>,
     /// The segment's deletes file, when documents of it are deleted
     /// (format version 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +193,8 @@ impl Meta {
             docs: 0,
             deleted: 0,
             postings: 0,
+            splade: true,
+            lexical: None,
             segments: Vec::new(),
         }
     }
@@ -191,21 +259,29 @@ pub struct IndexStats {
     pub live_docs: u64,
     /// Documents marked deleted, still in the files until `compact`.
     pub deleted: u64,
-    /// Distinct terms, summed over segments.
+    /// Distinct SPLADE terms, summed over segments.
     pub terms: u64,
-    /// Postings (document-term pairs).
+    /// SPLADE postings (document-term pairs).
     pub postings: u64,
+    /// Distinct lexical stems, summed over segments (0 without lexical
+    /// postings).
+    pub lexical_terms: u64,
+    /// Lexical postings (document-stem pairs).
+    pub lexical_postings: u64,
     /// Total bytes of all segment files.
     pub bytes: u64,
 }
 
 /// The stats `meta.json` describes.
 pub(crate) fn stats_of(meta: &Meta) -> IndexStats {
+    let lexical = || meta.segments.iter().filter_map(|s| s.lexical.as_ref());
     IndexStats {
         live_docs: meta.live_docs(),
         deleted: meta.deleted,
         terms: meta.segments.iter().map(|s| s.terms).sum(),
         postings: meta.postings,
+        lexical_terms: lexical().map(|l| l.terms).sum(),
+        lexical_postings: lexical().map(|l| l.postings).sum(),
         bytes: meta
             .segments
             .iter()
@@ -250,7 +326,40 @@ pub(crate) fn read_meta(dir: &Path) -> Result<Meta, IndexError> {
     let meta: Meta =
         serde_json::from_str(&text).map_err(|e| IndexError::corrupt(&path, e.to_string()))?;
     check_names(&meta).map_err(|message| IndexError::corrupt(&path, message))?;
+    check_lexical(&meta).map_err(|message| IndexError::corrupt(&path, message))?;
     Ok(meta)
+}
+
+/// Refuses lexical settings this build cannot score by (an unknown
+/// analyzer, BM25 parameters out of range), lexical entries on some
+/// segments only, and an index with neither SPLADE nor lexical postings.
+fn check_lexical(meta: &Meta) -> Result<(), String> {
+    if let Some(lex) = &meta.lexical {
+        if lex.analyzer != ANALYZER_ENGLISH {
+            return Err(format!(
+                "unknown lexical analyzer `{}` (this splade has `{ANALYZER_ENGLISH}`)",
+                lex.analyzer
+            ));
+        }
+        Bm25Params::new(lex.k1, lex.b).map_err(|e| e.to_string())?;
+    } else if !meta.splade {
+        return Err("the index has neither SPLADE nor lexical postings".into());
+    }
+    match meta
+        .segments
+        .iter()
+        .find(|s| s.lexical.is_some() != meta.lexical.is_some())
+    {
+        Some(s) if meta.lexical.is_some() => Err(format!(
+            "segment {} has no lexical postings, and the index records them",
+            s.name
+        )),
+        Some(s) => Err(format!(
+            "segment {} has lexical postings, and the index records none",
+            s.name
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks the CRC32 on the last line of a version-4 `meta.json` against the
@@ -340,6 +449,8 @@ mod tests {
             docs: 10,
             deleted: 2,
             postings: 30,
+            splade: true,
+            lexical: Some(LexicalMeta::new(Bm25Params::default())),
             segments: vec![SegmentMeta {
                 name: "seg-000001".into(),
                 docs: 10,
@@ -352,6 +463,11 @@ mod tests {
                     len: 100,
                     crc32: 7,
                 }],
+                lexical: Some(SegmentLexical {
+                    tokens: 77,
+                    terms: 5,
+                    postings: 21,
+                }),
                 deletes: Some(DeletesMeta {
                     count: 2,
                     file: FileMeta {
@@ -409,9 +525,63 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut old = sample();
         old.format_version = 3;
+        old.lexical = None;
+        old.segments[0].lexical = None;
         let json = serde_json::to_string_pretty(&old).unwrap();
         fs::write(dir.path().join(META_FILE), json).unwrap();
         assert_eq!(read_meta(dir.path()).unwrap(), old);
+    }
+
+    #[test]
+    fn lexical_settings_are_recorded_once_and_checked() {
+        let (_dir, text) = written(&sample());
+        assert!(
+            text.contains("\"analyzer\": \"bm25s-en-snowball3\""),
+            "{text}"
+        );
+        assert!(!text.contains("\"splade\""), "true is the default: {text}");
+        let mut lexical_only = sample();
+        lexical_only.splade = false;
+        let (dir, text) = written(&lexical_only);
+        assert!(text.contains("\"splade\": false"), "{text}");
+        assert_eq!(read_meta(dir.path()).unwrap(), lexical_only);
+        type Edit = fn(&mut Meta);
+        let bad: [(Edit, &str); 5] = [
+            (
+                |m| m.lexical.as_mut().unwrap().analyzer = "other".into(),
+                "unknown lexical analyzer `other`",
+            ),
+            (|m| m.lexical.as_mut().unwrap().k1 = -1.0, "BM25 k1 must be"),
+            (|m| m.lexical.as_mut().unwrap().b = 2.0, "BM25 b must be"),
+            (
+                |m| m.segments[0].lexical = None,
+                "seg-000001 has no lexical postings",
+            ),
+            (
+                |m| {
+                    m.lexical = None;
+                    m.segments[0].lexical = None;
+                    m.splade = false;
+                },
+                "neither SPLADE nor lexical",
+            ),
+        ];
+        for (edit, message) in bad {
+            let mut meta = sample();
+            edit(&mut meta);
+            let (dir, _) = written(&meta);
+            let err = read_meta(dir.path()).unwrap_err();
+            assert!(matches!(err, IndexError::Corrupt { .. }), "{err}");
+            assert!(err.to_string().contains(message), "{message}: {err}");
+        }
+        let mut none = sample();
+        none.lexical = None;
+        let (dir, _) = written(&none);
+        let err = read_meta(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("has lexical postings, and the index records none"),
+            "{err}"
+        );
     }
 
     #[test]

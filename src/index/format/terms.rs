@@ -68,7 +68,18 @@ impl TermDictWriter {
 
     /// Writes `<dir>/<name>` and returns its metadata.
     pub(crate) fn write(self, dir: &Path, name: &str) -> Result<FileMeta, IndexError> {
-        let mut w = FileWriter::create(dir, name, MAGIC_TERMS)?;
+        self.write_as(dir, name, MAGIC_TERMS)
+    }
+
+    /// [`write`](Self::write) under another magic: the lexical dictionary
+    /// (`.lxt`) shares this layout.
+    pub(crate) fn write_as(
+        self,
+        dir: &Path,
+        name: &str,
+        magic: &[u8; 8],
+    ) -> Result<FileMeta, IndexError> {
+        let mut w = FileWriter::create(dir, name, magic)?;
         w.write_u32(self.count)?;
         w.write_u64(self.strings.len() as u64)?;
         w.write(&self.entries)?;

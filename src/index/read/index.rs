@@ -96,11 +96,17 @@ impl Index {
 
     /// Computes the CRC32 of every file and compares it with the file's
     /// footer and `meta.json`; the error names the first damaged file.
+    /// Then checks that each segment's document lengths add up to the
+    /// token count its header and `meta.json` state.
     pub fn verify(&self) -> Result<(), IndexError> {
         self.segments
             .iter()
             .flat_map(|s| s.files())
-            .try_for_each(|f| f.verify())
+            .try_for_each(|f| f.verify())?;
+        self.segments
+            .iter()
+            .filter_map(|s| s.lexical.as_ref())
+            .try_for_each(|l| l.verify())
     }
 
     /// The directory the index was opened from.

@@ -1,6 +1,6 @@
 //! One open segment: its files mapped and checked against `meta.json`
 //! (magic, version, lengths, headers; no data scan), and the posting list
-//! of a dictionary entry.
+//! of a dictionary entry. Its lexical files are `lexical.rs`'s.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -18,6 +18,7 @@ use crate::index::format::quant::Quantizer;
 use crate::index::format::range_max::RangeMax;
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
+use crate::index::read::lexical::LexicalSegment;
 use crate::index::read::maxima;
 
 /// One open segment.
@@ -33,6 +34,8 @@ pub(crate) struct Segment {
     stored: Option<StoredTable>,
     /// The deletes bitmap and its file, when documents are deleted.
     deleted: Option<(MappedFile, Bitmap)>,
+    /// The lexical (BM25) postings, when the index has them.
+    pub(crate) lexical: Option<LexicalSegment>,
     /// Block-max bounds: from the `.bmx`, or built in memory before a
     /// pruned search ([`Index::build_range_maxima`](crate::index::Index::build_range_maxima)).
     range_max: OnceLock<RangeMax>,
@@ -82,6 +85,10 @@ impl Segment {
         if let Some(file) = open("bmx", MAGIC_RANGES)? {
             let _ = range_max.set(RangeMax::open(file, meta.docs as u32, terms.len())?);
         }
+        let lexical = match &meta.lexical {
+            Some(counts) => Some(LexicalSegment::open(dir, meta, counts)?),
+            None => None,
+        };
         Ok(Segment {
             base,
             docs: meta.docs as u32,
@@ -91,6 +98,7 @@ impl Segment {
             doc_table,
             stored,
             deleted,
+            lexical,
             range_max,
         })
     }
@@ -146,6 +154,7 @@ impl Segment {
         ]
         .into_iter()
         .flatten()
+        .chain(self.lexical.iter().flat_map(|l| l.files()))
     }
 
     /// The external id of local ordinal `doc` (empty if its bytes are
@@ -178,7 +187,7 @@ impl Segment {
 /// read here, or whose name is not plain: a damaged name must not silently
 /// drop a file (the stored texts) or point outside the directory.
 fn check_files(dir: &Path, meta: &SegmentMeta) -> Result<(), IndexError> {
-    let known = ["pst", "ter", "doc", "sto", "bmx"]
+    let known = ["pst", "ter", "doc", "sto", "bmx", "lxp", "lxt", "lxd"]
         .iter()
         .filter(|ext| meta.file(ext).is_some())
         .count();

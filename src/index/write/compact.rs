@@ -11,6 +11,12 @@
 //! when written, and the bisection's graph (4 bytes per heavy posting) is
 //! held in memory besides the budget.
 //!
+//! Lexical postings, when the index has them, are merged the same way
+//! (stem by stem, segment after segment, under the new ordinals), so each
+//! stem's df is recounted over the live documents only, and the lengths of
+//! the live documents follow their new order: BM25 scores afterwards are
+//! those of a fresh build of the survivors (`docs/format.md`).
+//!
 //! Weights are re-quantized with one scale for the merged segment, derived
 //! from the largest `max_weight` of the old segments. `f32` impacts are
 //! copied bit for bit; `u16`/`u8` codes of the segment whose scale is the
@@ -25,6 +31,7 @@ use crate::index::format::quant::Quantizer;
 use crate::index::format::stored::StoredWriter;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{begin_change, publish};
+use crate::index::write::lexical::LexicalBuilder;
 use crate::index::write::lock::LockWait;
 use crate::index::write::reorder;
 use crate::index::write::segment::{NewSegment, write_segment};
@@ -93,6 +100,14 @@ fn write_merged(
 ) -> Result<Meta, IndexError> {
     let stem = format!("seg-{generation:06}");
     let old = index.meta();
+    if options.reorder && !old.splade {
+        return Err(IndexError::Incompatible {
+            path: dir.to_path_buf(),
+            message: "reordering clusters documents by their SPLADE terms, and this \
+                      lexical-only index has none"
+                .into(),
+        });
+    }
     let max_weight = old
         .segments
         .iter()
@@ -110,15 +125,31 @@ fn write_merged(
     } else {
         None
     };
+    // The budget is shared as a build shares it.
+    let budget = options.memory_budget;
+    let (splade_budget, lexical_budget) = match (old.splade, old.lexical.is_some()) {
+        (true, true) => (budget - budget / 4, budget / 4),
+        _ => (budget, budget),
+    };
+    let mut lexical = old
+        .lexical
+        .as_ref()
+        .map(|_| LexicalBuilder::new(dir, &stem, lexical_budget));
     for doc in live {
         new_ord[doc as usize] = ids.len() as u32;
         ids.push(index.doc_id(doc));
         if let Some(s) = &mut stored {
             s.push(index.stored(doc).as_ref())?;
         }
+        if let Some(l) = &mut lexical {
+            l.push_length(index.lexical_doc_len(doc));
+        }
     }
-    let mut postings = Accumulator::new(dir, &stem, options.memory_budget);
+    let mut postings = Accumulator::new(dir, &stem, splade_budget);
     let num_postings = renumber_postings(index, &new_ord, &mut postings)?;
+    if let Some(l) = &mut lexical {
+        renumber_lexical(index, &new_ord, l)?;
+    }
     let segment = write_segment(
         dir,
         NewSegment {
@@ -130,9 +161,12 @@ fn write_merged(
             num_postings,
             max_weight,
             reordered,
+            lexical,
         },
     )?;
     let mut meta = Meta::new(generation, old.model.clone(), old.quantization, old.store);
+    meta.splade = old.splade;
+    meta.lexical = old.lexical.clone();
     meta.push_segment(segment);
     Ok(meta)
 }
@@ -182,4 +216,38 @@ fn renumber_postings(
         }
     }
     Ok(postings)
+}
+
+/// Adds every lexical posting of a live document of `index` to `out` under
+/// its new ordinal (`new_ord`, `u32::MAX` for dropped documents), stem by
+/// stem, segment after segment: the df of each stem is thereby recounted
+/// over the live documents.
+fn renumber_lexical(
+    index: &Index,
+    new_ord: &[u32],
+    out: &mut LexicalBuilder,
+) -> Result<(), IndexError> {
+    let mut list = Vec::new();
+    for seg in &index.segments {
+        let Some(lex) = &seg.lexical else { continue };
+        for i in 0..lex.terms.len() {
+            let stem = lex.terms.term(i);
+            list.clear();
+            if let Some(l) = lex.list(&lex.terms.info(i)) {
+                l.for_each(|d, tf| {
+                    let new = new_ord
+                        .get((seg.base + d) as usize)
+                        .copied()
+                        .unwrap_or(u32::MAX);
+                    if new != u32::MAX {
+                        list.push((new, tf));
+                    }
+                });
+            }
+            for &(doc, tf) in &list {
+                out.add_posting(doc, stem, tf)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! Writing the files of a new segment (a build's, an append's or a
 //! compaction's): from the accumulated postings the `.pst` posting lists,
 //! the `.bmx` range maxima of a large segment and the term dictionary that
-//! points into them; then the doc table and the stored documents. Nothing
-//! is published here: the caller's commit does that.
+//! points into them; then the doc table, the stored documents and the
+//! lexical files (`lexical.rs`). Nothing is published here: the caller's
+//! commit does that.
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use crate::index::format::quant::Quantizer;
 use crate::index::format::range_max::{RangeMaxWriter, stored_for};
 use crate::index::format::stored::StoredWriter;
 use crate::index::format::terms::TermDictWriter;
+use crate::index::write::lexical::LexicalBuilder;
 use crate::index::write::spill::{Accumulator, List};
 
 /// What a new segment is made of.
@@ -35,10 +37,13 @@ pub(crate) struct NewSegment<'a> {
     pub(crate) max_weight: f32,
     /// Whether the ordinals follow a reordering (`compact --reorder`).
     pub(crate) reordered: bool,
+    /// The lexical postings and lengths, when the index keeps them.
+    pub(crate) lexical: Option<LexicalBuilder>,
 }
 
 /// Writes the files of `segment` in `dir` and returns its `meta.json`
-/// entry (its files in the order `.pst`, `.bmx`, `.ter`, `.doc`, `.sto`).
+/// entry (its files in the order `.pst`, `.bmx`, `.ter`, `.doc`, `.sto`,
+/// `.lxp`, `.lxt`, `.lxd`).
 pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMeta, IndexError> {
     let NewSegment {
         stem,
@@ -49,9 +54,12 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
         num_postings,
         max_weight,
         reordered,
+        lexical,
     } = segment;
     let mut files = Vec::new();
-    let (pst, bmx, terms) = write_postings(dir, stem, postings, quant, ids.len() as u32)?;
+    // A segment without SPLADE postings (lexical-only) needs no maxima.
+    let maxima = stored_for(ids.len() as u32) && num_postings > 0;
+    let (pst, bmx, terms) = write_postings(dir, stem, postings, quant, ids.len() as u32, maxima)?;
     files.push(pst);
     files.extend(bmx);
     let n_terms = terms.len() as u64;
@@ -60,6 +68,14 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
     if let Some(s) = stored {
         files.push(s.finish()?);
     }
+    let lexical = match lexical {
+        Some(l) => {
+            let (lexical_files, counts) = l.write(dir, stem)?;
+            files.extend(lexical_files);
+            Some(counts)
+        }
+        None => None,
+    };
     Ok(SegmentMeta {
         name: stem.to_string(),
         docs: ids.len() as u64,
@@ -68,24 +84,26 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
         max_weight,
         scale: quant.scale,
         files,
+        lexical,
         deletes: None,
         reordered,
     })
 }
 
-/// Writes the `.pst` file, and the `.bmx` when the segment is large enough
-/// to be searched with pruning, from the accumulated postings of a segment
-/// of `segment_docs` documents; returns them with the term dictionary still
-/// to be written.
+/// Writes the `.pst` file, and the `.bmx` when `maxima` (the segment is
+/// large enough to be searched with pruning), from the accumulated postings
+/// of a segment of `segment_docs` documents; returns them with the term
+/// dictionary still to be written.
 fn write_postings(
     dir: &Path,
     stem: &str,
     acc: Accumulator,
     quant: Quantizer,
     segment_docs: u32,
+    maxima: bool,
 ) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
     let mut w = PostingsWriter::create(dir, &format!("{stem}.pst"), quant)?;
-    let mut maxima = if stored_for(segment_docs) {
+    let mut maxima = if maxima {
         Some(RangeMaxWriter::create(
             dir,
             &format!("{stem}.bmx"),

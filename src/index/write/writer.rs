@@ -6,20 +6,28 @@
 //! commit removes (no I/O happens in `Drop`). An append writes its segment
 //! the same way and publishes it together with the deletes of the documents
 //! it replaces (`upsert`).
+//!
+//! Besides (or, for a lexical-only index, instead of) SPLADE postings, a
+//! writer can keep the lexical (BM25) postings of every document
+//! ([`WriterOptions::lexical`]): documents then come with their analyzed
+//! text ([`IndexWriter::add_document`]), analyzed by the caller so that
+//! analysis runs where it is cheapest (on all cores, beside the encoder).
 
 use std::path::{Path, PathBuf};
 
 use crate::index::error::IndexError;
-use crate::index::format::meta::{IndexStats, Meta, ModelInfo, SegmentMeta, stats_of};
+use crate::index::format::meta::{IndexStats, LexicalMeta, Meta, ModelInfo, SegmentMeta, stats_of};
 use crate::index::format::quant::{Quantization, Quantizer};
 use crate::index::format::stored::{StoredDoc, StoredWriter};
 use crate::index::read::ids::IdMap;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{Change, begin_build, begin_change, publish};
 use crate::index::write::delete::with_deletes;
+use crate::index::write::lexical::LexicalBuilder;
 use crate::index::write::lock::{LockWait, WriteLock};
 use crate::index::write::segment::{NewSegment, write_segment};
 use crate::index::write::spill::Accumulator;
+use crate::lexical::{Bm25Params, TermCounts};
 
 /// How to build an index.
 #[derive(Clone, Debug)]
@@ -36,6 +44,12 @@ pub struct WriterOptions {
     pub splade_version: String,
     /// What to do when another writer holds the index.
     pub lock_wait: LockWait,
+    /// Keep lexical (BM25) postings of every document, scored with these
+    /// parameters; `None` (the default) writes none.
+    pub lexical: Option<Bm25Params>,
+    /// Keep SPLADE postings (the default); false builds a lexical-only
+    /// index, which needs `lexical`.
+    pub splade: bool,
 }
 
 impl Default for WriterOptions {
@@ -47,6 +61,8 @@ impl Default for WriterOptions {
             memory_budget: 512 << 20,
             splade_version: env!("CARGO_PKG_VERSION").to_string(),
             lock_wait: LockWait::Fail,
+            lexical: None,
+            splade: true,
         }
     }
 }
@@ -55,9 +71,10 @@ impl Default for WriterOptions {
 /// new segment of an existing index ([`append`](Self::append)); see the
 /// module docs.
 ///
-/// After an `Err` from [`add`](Self::add) that is not `DuplicateId` or
-/// `InvalidVector` (i.e. an I/O error), drop the writer: the previous index
-/// is untouched.
+/// After an `Err` from [`add`](Self::add) or
+/// [`add_document`](Self::add_document) that is not `DuplicateId`,
+/// `IdExists`, `InvalidVector` or `MissingText` (i.e. an I/O error or a
+/// limit), drop the writer: the previous index is untouched.
 pub struct IndexWriter {
     dir: PathBuf,
     options: WriterOptions,
@@ -70,6 +87,8 @@ pub struct IndexWriter {
     /// The ordinals of `ids`.
     seen: IdMap,
     acc: Accumulator,
+    /// The lexical postings, when the index keeps them.
+    lexical: Option<LexicalBuilder>,
     stored: Option<StoredWriter>,
     max_weight: f32,
     postings: u64,
@@ -160,6 +179,12 @@ impl IndexWriter {
     /// directory another writer holds ([`IndexError::Locked`], unless
     /// `options.lock_wait` says wait).
     pub fn create(dir: &Path, options: WriterOptions) -> Result<IndexWriter, IndexError> {
+        if !options.splade && options.lexical.is_none() {
+            return Err(IndexError::Incompatible {
+                path: dir.to_path_buf(),
+                message: "an index without SPLADE postings needs lexical ones".into(),
+            });
+        }
         let change = begin_build(dir, options.lock_wait)?;
         Self::start(dir, options, change)
     }
@@ -177,9 +202,20 @@ impl IndexWriter {
         } else {
             None
         };
+        // The lexical postings are the smaller part: a quarter of the
+        // budget, unless they are all there is.
+        let budget = options.memory_budget;
+        let (splade_budget, lexical_budget) = match (options.splade, options.lexical) {
+            (true, Some(_)) => (budget - budget / 4, budget / 4),
+            _ => (budget, budget),
+        };
+        let lexical = options
+            .lexical
+            .map(|_| LexicalBuilder::new(dir, &stem, lexical_budget));
         Ok(IndexWriter {
             dir: dir.to_path_buf(),
-            acc: Accumulator::new(dir, &stem, options.memory_budget),
+            acc: Accumulator::new(dir, &stem, splade_budget),
+            lexical,
             options,
             generation,
             stem,
@@ -209,6 +245,8 @@ impl IndexWriter {
             store: meta.store,
             memory_budget: options.memory_budget,
             lock_wait: options.lock_wait,
+            lexical: meta.lexical.as_ref().map(LexicalMeta::params),
+            splade: meta.splade,
             ..WriterOptions::default()
         };
         let live = IdMap::live(&index);
@@ -227,6 +265,17 @@ impl IndexWriter {
         self.options.store
     }
 
+    /// Whether lexical (BM25) postings are written: then every document
+    /// needs its analyzed text ([`add_document`](Self::add_document)).
+    pub fn writes_lexical(&self) -> bool {
+        self.lexical.is_some()
+    }
+
+    /// Whether SPLADE postings are written (false for a lexical-only index).
+    pub fn writes_splade(&self) -> bool {
+        self.options.splade
+    }
+
     /// Documents of the existing index that the added ones replace.
     pub fn replaced(&self) -> usize {
         self.base.as_ref().map_or(0, |b| b.replaced.len())
@@ -239,11 +288,28 @@ impl IndexWriter {
 
     /// Adds the next document. `terms` may come in any order; each weight
     /// must be finite and positive and each token appear once. `origin`
-    /// (e.g. `docs.jsonl:3`) is quoted by duplicate-id errors.
+    /// (e.g. `docs.jsonl:3`) is quoted by duplicate-id errors. A writer of
+    /// lexical postings refuses it ([`IndexError::MissingText`]): use
+    /// [`add_document`](Self::add_document).
     pub fn add(
         &mut self,
         id: &str,
         terms: &[(&str, f32)],
+        stored: Option<&StoredDoc>,
+        origin: &str,
+    ) -> Result<(), IndexError> {
+        self.add_document(id, terms, None, stored, origin)
+    }
+
+    /// [`add`](Self::add) with the document's analyzed text, `lexical`
+    /// (`TermCounts::of` its [`document_text`](crate::lexical::document_text)):
+    /// required when the writer [`writes_lexical`](Self::writes_lexical),
+    /// ignored otherwise. A lexical-only writer takes no SPLADE `terms`.
+    pub fn add_document(
+        &mut self,
+        id: &str,
+        terms: &[(&str, f32)],
+        lexical: Option<&TermCounts>,
         stored: Option<&StoredDoc>,
         origin: &str,
     ) -> Result<(), IndexError> {
@@ -259,12 +325,32 @@ impl IndexWriter {
             None => None,
         };
         validate(id, terms, origin)?;
+        if !self.options.splade && !terms.is_empty() {
+            return Err(IndexError::InvalidVector {
+                origin: origin.to_string(),
+                id: id.to_string(),
+                message: "the index has no SPLADE postings (lexical-only)".into(),
+            });
+        }
+        let lexical = match (&self.lexical, lexical) {
+            (Some(_), None) => {
+                return Err(IndexError::MissingText {
+                    origin: origin.to_string(),
+                    id: id.to_string(),
+                });
+            }
+            (Some(_), Some(counts)) => Some(counts),
+            (None, _) => None,
+        };
         let doc = u32::try_from(self.ids.len())
             .ok()
             .filter(|&d| d < u32::MAX)
             .ok_or_else(|| IndexError::Limit("more than 2^32 - 2 documents".into()))?;
         if let Some(s) = &mut self.stored {
             s.push(stored)?;
+        }
+        if let (Some(builder), Some(counts)) = (&mut self.lexical, lexical) {
+            builder.add_doc(doc, counts)?;
         }
         self.acc.add(doc, terms)?;
         for &(_, w) in terms {
@@ -301,15 +387,17 @@ impl IndexWriter {
                 with_deletes(&b.index, &b.replaced, self.generation)?,
                 Some(b.index.meta().generation),
             ),
-            None => (
-                Meta::new(
+            None => {
+                let mut meta = Meta::new(
                     self.generation,
                     self.options.model.clone(),
                     self.options.quantization,
                     self.options.store,
-                ),
-                None,
-            ),
+                );
+                meta.splade = self.options.splade;
+                meta.lexical = self.options.lexical.map(LexicalMeta::new);
+                (meta, None)
+            }
         };
         if let Some(segment) = segment {
             meta.push_segment(segment);
@@ -333,6 +421,7 @@ impl IndexWriter {
             num_postings: self.postings,
             max_weight: self.max_weight,
             reordered: false,
+            lexical: self.lexical.take(),
         };
         write_segment(&self.dir, segment)
     }
