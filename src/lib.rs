@@ -31,6 +31,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod io;
+pub mod lexical;
 pub mod search;
 pub mod sparse;
 

@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 use crate::index::{BLOCK, Index, PostingList, Quantizer};
 
+pub mod fusion;
 mod pruned;
 
 pub use pruned::PruneStats;
