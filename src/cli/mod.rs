@@ -13,6 +13,7 @@ mod explain;
 mod index;
 mod info;
 mod query;
+mod rank;
 mod search;
 mod verify;
 
