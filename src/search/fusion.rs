@@ -126,7 +126,8 @@ pub fn fuse(bm25: &[Hit], splade: &[Hit], w: f32, k: usize) -> Vec<FusedHit> {
         return one_side(bm25, k, |h| (Some(h.score), None));
     }
     let (zb, zs) = (Normalized::of(bm25), Normalized::of(splade));
-    let raw = |hits: &[Hit]| -> HashMap<u32, f32> { hits.iter().map(|h| (h.doc, h.score)).collect() };
+    let raw =
+        |hits: &[Hit]| -> HashMap<u32, f32> { hits.iter().map(|h| (h.doc, h.score)).collect() };
     let (rb, rs) = (raw(bm25), raw(splade));
     let w = f64::from(w);
     let mut fused: Vec<FusedHit> = rb
