@@ -10,17 +10,27 @@ use clap::Args;
 use serde::Serialize;
 use splade::encoder::Encoder;
 use splade::index::Index;
+use splade::search::{Hit, SearchOptions, explain_bm25, fusion};
 
 use super::common::{ModelArgs, note};
-use super::query::{open_index, query_encoder, query_terms};
+use super::query::{open_index, query_terms};
+use super::rank::{Mode, ModeArgs, Ranker};
 
 /// Explain a score: the terms query and document share, and what each adds.
 ///
-/// For each term in both vectors: the query weight, the document weight as
-/// the index stores it, their product and its share of the score, largest
-/// first. The products add up to the score `splade search` reports. With an
-/// index built with --store, terms that are not among the tokens of the
-/// document's text are marked as expansion terms (the model added them).
+/// SPLADE part: for each term in both vectors, the query weight, the
+/// document weight as the index stores it, their product and its share of
+/// the SPLADE score, largest first. The products add up to the score
+/// `splade search --mode splade` reports. With an index built with --store,
+/// terms that are not among the tokens of the document's text are marked as
+/// expansion terms (the model added them).
+///
+/// BM25 part (index with BM25 postings): each query term the document
+/// contains, with its frequency there (tf), document frequency (df), idf and
+/// weight; they add up to the BM25 score. Hybrid mode (the default on such
+/// an index) also shows the fusion: BM25's weight for this query, the
+/// document's rank on each side and the fused score and rank that `splade
+/// search` reports.
 ///
 /// Examples:
 ///   splade explain "implied warranty" doc17 --index ./idx
@@ -43,6 +53,9 @@ pub struct ExplainArgs {
     json: bool,
 
     #[command(flatten)]
+    modes: ModeArgs,
+
+    #[command(flatten)]
     model: ModelArgs,
 }
 
@@ -58,17 +71,58 @@ struct Term {
     expansion: Option<bool>,
 }
 
+/// One query term of the BM25 part.
+#[derive(Debug, Serialize)]
+struct LexicalTerm {
+    term: String,
+    tf: u32,
+    df: u64,
+    idf: f32,
+    weight: f32,
+    share: f64,
+}
+
+/// The BM25 part.
+#[derive(Debug, Serialize)]
+struct LexicalPart {
+    score: f64,
+    doc_len: u32,
+    avg_len: f64,
+    terms: Vec<LexicalTerm>,
+}
+
+/// How the two parts were fused (hybrid mode).
+#[derive(Debug, Serialize)]
+struct FusionPart {
+    /// BM25's weight for this query.
+    weight: f32,
+    /// 1-based ranks; absent where the document is beyond a side's depth.
+    rank: Option<usize>,
+    bm25_rank: Option<usize>,
+    splade_rank: Option<usize>,
+    depth: usize,
+}
+
 /// The whole explanation (the `--json` output).
 #[derive(Debug, Serialize)]
 struct Explanation {
     query: String,
     id: String,
+    mode: &'static str,
+    /// The score `splade search` reports in this mode.
     score: f64,
+    /// The SPLADE part's score (the sum of `terms`' products).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    splade_score: Option<f64>,
     query_terms: usize,
     doc_terms: usize,
     /// Whether `expansion` is known (the index stores texts).
     expansion_marked: bool,
     terms: Vec<Term>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bm25: Option<LexicalPart>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fusion: Option<FusionPart>,
 }
 
 pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -80,19 +134,40 @@ pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             args.index.display()
         )
     })?;
-    let encoder = query_encoder(&index, &args.model)?;
-    let query = query_terms(&encoder, &args.query)?;
-    let doc_vector: HashMap<String, f32> = index.doc_vector(doc).into_iter().collect();
-    let text_tokens = text_tokens(&index, doc, &encoder, quiet)?;
-    let (terms, score) = shared_terms(&query, &doc_vector, text_tokens.as_ref());
+    let ranker = Ranker::new(&index, &args.modes, &args.model, SearchOptions::default())?;
+    let mode = ranker.mode();
+    let (splade_score, terms, query_terms, doc_terms, marked) = match ranker.encoder() {
+        Some(encoder) => {
+            let (terms, nq, nd, marked) = splade_part(&index, encoder, doc, &args.query, quiet)?;
+            let score: f64 = terms.iter().map(|t| t.product as f64).sum();
+            (Some(score), terms, nq, nd, marked)
+        }
+        None => (None, Vec::new(), 0, 0, false),
+    };
+    let bm25 = match mode {
+        Mode::Splade => None,
+        _ => Some(lexical_part(&index, doc, &args.query)?),
+    };
+    let (score, fusion) = match mode {
+        Mode::Splade => (splade_score.unwrap_or(0.0), None),
+        Mode::Bm25 => (bm25.as_ref().map_or(0.0, |b| b.score), None),
+        Mode::Hybrid => {
+            let (score, part) = fusion_part(&ranker, doc, &args.query)?;
+            (score, Some(part))
+        }
+    };
     let explanation = Explanation {
         query: args.query.clone(),
         id: args.doc_id.clone(),
+        mode: mode.name(),
         score,
-        query_terms: query.len(),
-        doc_terms: doc_vector.len(),
-        expansion_marked: text_tokens.is_some(),
+        splade_score,
+        query_terms,
+        doc_terms,
+        expansion_marked: marked,
         terms,
+        bm25,
+        fusion,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -104,6 +179,75 @@ pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SPLADE terms shared by query and document, largest product first,
+/// with their shares; the number of query and document terms; whether
+/// expansion terms are marked.
+fn splade_part(
+    index: &Index,
+    encoder: &Encoder,
+    doc: u32,
+    query_text: &str,
+    quiet: bool,
+) -> anyhow::Result<(Vec<Term>, usize, usize, bool)> {
+    let query = query_terms(encoder, query_text)?;
+    let doc_vector: HashMap<String, f32> = index.doc_vector(doc).into_iter().collect();
+    let text_tokens = text_tokens(index, doc, encoder, quiet)?;
+    let (terms, _) = shared_terms(&query, &doc_vector, text_tokens.as_ref());
+    Ok((terms, query.len(), doc_vector.len(), text_tokens.is_some()))
+}
+
+/// The query terms the document contains, in query order, as BM25 weighs
+/// them.
+fn lexical_part(index: &Index, doc: u32, query: &str) -> anyhow::Result<LexicalPart> {
+    let matched = explain_bm25(index, query, doc)?;
+    let score = matched.iter().fold(0f32, |acc, t| acc + t.weight) as f64;
+    let (doc_len, avg_len) = matched.first().map_or((0, 0.0), |t| (t.doc_len, t.avgdl));
+    let terms = matched
+        .into_iter()
+        .filter(|t| t.tf > 0)
+        .map(|t| LexicalTerm {
+            share: if score > 0.0 {
+                t.weight as f64 / score
+            } else {
+                0.0
+            },
+            term: t.term,
+            tf: t.tf,
+            df: t.df,
+            idf: t.idf,
+            weight: t.weight,
+        })
+        .collect();
+    Ok(LexicalPart {
+        score,
+        doc_len,
+        avg_len,
+        terms,
+    })
+}
+
+/// The document's fused score and ranks, from the same lists `search`
+/// fuses.
+fn fusion_part(ranker: &Ranker, doc: u32, query: &str) -> anyhow::Result<(f64, FusionPart)> {
+    let texts = [query.to_owned()];
+    let (bm25, splade) = ranker.both_sides(&texts, 0)?;
+    let weight = ranker.weight_for(query);
+    let fused = fusion::fuse(&bm25[0], &splade[0], weight, usize::MAX);
+    let rank_in = |hits: &[Hit]| hits.iter().position(|h| h.doc == doc).map(|i| i + 1);
+    let position = fused.iter().position(|h| h.doc == doc);
+    let score = position.map_or(0.0, |i| f64::from(fused[i].score));
+    Ok((
+        score,
+        FusionPart {
+            weight,
+            rank: position.map(|i| i + 1),
+            bm25_rank: rank_in(&bm25[0]),
+            splade_rank: rank_in(&splade[0]),
+            depth: fusion::DEFAULT_DEPTH,
+        },
+    ))
 }
 
 /// The tokens of the stored title and text of `doc`, to tell expansion
@@ -185,10 +329,89 @@ fn tokens_of(encoder: &Encoder, text: &str) -> anyhow::Result<HashSet<String>> {
 }
 
 fn write_table(out: &mut impl Write, e: &Explanation) -> anyhow::Result<()> {
+    if let Some(f) = &e.fusion {
+        write_fusion(out, e, f)?;
+    }
+    if e.splade_score.is_some() {
+        write_splade(out, e)?;
+    }
+    if let Some(b) = &e.bm25 {
+        if e.splade_score.is_some() {
+            writeln!(out)?;
+        }
+        write_lexical(out, e, b)?;
+    }
+    Ok(())
+}
+
+fn write_fusion(out: &mut impl Write, e: &Explanation, f: &FusionPart) -> anyhow::Result<()> {
+    let rank =
+        |r: Option<usize>| r.map_or_else(|| format!("beyond {}", f.depth), |r| r.to_string());
+    match f.rank {
+        Some(r) => writeln!(
+            out,
+            "hybrid score {:.4} for `{}`: rank {r}, BM25 weight {:.2} for this query",
+            e.score, e.id, f.weight
+        )?,
+        None => writeln!(
+            out,
+            "`{}` is in neither side's top {}: hybrid search does not return it",
+            e.id, f.depth
+        )?,
+    }
     writeln!(
         out,
-        "score {:.4} for `{}`: {} shared terms (query {} terms, document {} terms)",
-        e.score,
+        "  BM25 rank {}, SPLADE rank {} (each side z-scored over its top {})\n",
+        rank(f.bm25_rank),
+        rank(f.splade_rank),
+        f.depth
+    )?;
+    Ok(())
+}
+
+fn write_lexical(out: &mut impl Write, e: &Explanation, b: &LexicalPart) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "BM25 score {:.4} for `{}`: {} matching terms (document length {}, average {:.1})",
+        b.score,
+        e.id,
+        b.terms.len(),
+        b.doc_len,
+        b.avg_len
+    )?;
+    let width = b
+        .terms
+        .iter()
+        .map(|t| t.term.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(
+        out,
+        "{:<width$}  {:>4}  {:>7}  {:>7}  {:>8}  {:>6}",
+        "term", "tf", "df", "idf", "weight", "share"
+    )?;
+    for t in &b.terms {
+        writeln!(
+            out,
+            "{:<width$}  {:>4}  {:>7}  {:>7.4}  {:>8.4}  {:>5.1}%",
+            t.term,
+            t.tf,
+            t.df,
+            t.idf,
+            t.weight,
+            t.share * 100.0
+        )?;
+    }
+    Ok(())
+}
+
+fn write_splade(out: &mut impl Write, e: &Explanation) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{}score {:.4} for `{}`: {} shared terms (query {} terms, document {} terms)",
+        if e.mode == "splade" { "" } else { "SPLADE " },
+        e.splade_score.unwrap_or(0.0),
         e.id,
         e.terms.len(),
         e.query_terms,

@@ -16,6 +16,7 @@ mod explain;
 mod index;
 mod info;
 mod query;
+mod rank;
 mod search;
 mod verify;
 

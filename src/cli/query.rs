@@ -10,11 +10,12 @@ use clap::ValueEnum;
 use splade::encoder::{Encoder, LongDocs, Precision};
 use splade::index::{Index, ModelInfo};
 use splade::io::{InputFormat, RecordReader};
-use splade::search::{Hit, SearchOptions, search_batch_with};
+use splade::search::Hit;
 
 use super::common::{
     FieldNames, LongDocsMode, ModelArgs, PrecisionMode, announce_stdin, load_encoder,
 };
+use super::rank::Ranker;
 
 /// Opens an index and checks every checksum before it is used to answer:
 /// a damaged file is refused with its name rather than giving wrong results
@@ -148,35 +149,25 @@ pub fn query_terms(encoder: &Encoder, text: &str) -> anyhow::Result<Vec<(String,
     Ok(owned(encoder.terms(&v)))
 }
 
-fn owned(terms: Vec<(&str, f32)>) -> Vec<(String, f32)> {
+pub fn owned(terms: Vec<(&str, f32)>) -> Vec<(String, f32)> {
     terms.into_iter().map(|(t, w)| (t.to_owned(), w)).collect()
 }
 
-/// Reads, encodes and runs every query of a file; returns query ids and hits.
-pub fn run_queries(
-    index: &Index,
-    encoder: &Encoder,
-    path: &str,
-    k: usize,
-) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
-    run_queries_with(index, encoder, path, k, &SearchOptions::default())
-}
-
-/// [`run_queries`] with explicit scoring options.
-pub fn run_queries_with(
-    index: &Index,
-    encoder: &Encoder,
-    path: &str,
-    k: usize,
-    options: &SearchOptions,
-) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
+/// The queries of a file: ids and texts.
+pub fn read_queries(path: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     announce_stdin(path, "queries");
     let reader = RecordReader::open(path, InputFormat::Auto, FieldNames::default())?;
     let queries = reader.collect::<Result<Vec<_>, _>>()?;
-    let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = encoder.encode(&refs)?;
-    let terms: Vec<Vec<(String, f32)>> = vectors.iter().map(|v| owned(encoder.terms(v))).collect();
-    let results = search_batch_with(index, &terms, k, options);
-    Ok((queries.into_iter().map(|q| q.id).collect(), results))
+    let texts = queries.iter().map(|q| q.full_text()).collect();
+    Ok((queries.into_iter().map(|q| q.id).collect(), texts))
+}
+
+/// Reads and ranks every query of a file; returns query ids and hits.
+pub fn run_queries(
+    ranker: &Ranker,
+    path: &str,
+    k: usize,
+) -> anyhow::Result<(Vec<String>, Vec<Vec<Hit>>)> {
+    let (ids, texts) = read_queries(path)?;
+    Ok((ids, ranker.rank(&texts, k)?))
 }

@@ -8,12 +8,21 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 use splade::index::Index;
 use splade::io::output::column_safe;
-use splade::search::{Hit, SearchOptions, Strategy, search_with};
+use splade::search::{Hit, SearchOptions, Strategy};
 
 use super::common::{ModelArgs, note};
-use super::query::{open_index, query_encoder, query_terms, run_queries_with};
+use super::query::{open_index, run_queries};
+use super::rank::{ModeArgs, Ranker};
 
-/// Search an index: the top-k documents by dot product with the query.
+/// Search an index: the top-k documents for a query.
+///
+/// Ranking (--mode): hybrid fuses BM25 and SPLADE, and is the default when
+/// the index has BM25 postings (`splade index` writes them unless
+/// --no-lexical); splade ranks by the dot product of SPLADE vectors; bm25
+/// by BM25 alone, with no model loaded. In hybrid mode BM25's weight adapts
+/// to the query's length (long, verbose queries lean on exact terms; short
+/// questions on the model); --weight W fixes it, and `splade eval --tune`
+/// measures the best one on your judged queries.
 ///
 /// The query is encoded by the model recorded in the index. Output is JSON
 /// Lines {"rank", "id", "score"} when stdout is not a terminal, a table when
@@ -25,8 +34,10 @@ use super::query::{open_index, query_encoder, query_terms, run_queries_with};
 ///   splade search "rust borrow checker" --index ./idx --show | jq .
 ///   splade search --queries queries.jsonl --index ./idx --format trec -k 1000 > run.trec
 ///   splade search --queries queries.jsonl --index ./idx --approx 0.9
+///   splade search "error E0502" --index ./idx --mode bm25
+///   splade search "what causes tides" --index ./idx --weight 0.3
 ///
-/// Search is exact: small indexes score every posting; from 50,000 documents
+/// SPLADE search is exact: small indexes score every posting; from 50,000 documents
 /// on, block-max pruning skips the ranges of documents that cannot reach the
 /// top k, with the same results (faster still after `compact --reorder`).
 /// --exhaustive forces scoring every posting; --approx ALPHA trades recall
@@ -73,6 +84,9 @@ pub struct SearchArgs {
     /// documents (returned scores stay exact).
     #[arg(long, value_name = "ALPHA", value_parser = parse_alpha)]
     approx: Option<f32>,
+
+    #[command(flatten)]
+    modes: ModeArgs,
 
     #[command(flatten)]
     model: ModelArgs,
@@ -125,7 +139,7 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             ),
         );
     }
-    let encoder = query_encoder(&index, &args.model)?;
+    let ranker = Ranker::new(&index, &args.modes, &args.model, args.options())?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -135,19 +149,11 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match (&args.query, &args.queries) {
         (Some(q), _) => {
-            let hits = search_with(
-                &index,
-                &query_terms(&encoder, q)?
-                    .iter()
-                    .map(|(t, w)| (t.as_str(), *w))
-                    .collect::<Vec<_>>(),
-                args.k,
-                &args.options(),
-            );
-            write_hits(&mut out, &index, None, &hits, format, &args)?;
+            let hits = ranker.rank(std::slice::from_ref(q), args.k)?;
+            write_hits(&mut out, &index, None, &hits[0], format, &args)?;
         }
         (None, Some(path)) => {
-            let (ids, results) = run_queries_with(&index, &encoder, path, args.k, &args.options())?;
+            let (ids, results) = run_queries(&ranker, path, args.k)?;
             for (qid, hits) in ids.iter().zip(&results) {
                 write_hits(&mut out, &index, Some(qid), hits, format, &args)?;
             }

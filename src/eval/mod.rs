@@ -15,6 +15,7 @@
 //!   grade >= `min_rel` (trec_eval `-l`).
 
 mod read;
+pub mod tune;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

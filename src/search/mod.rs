@@ -38,6 +38,7 @@ use rayon::prelude::*;
 use crate::index::{BLOCK, Index, PostingList, Quantizer};
 
 mod bm25;
+pub mod fusion;
 mod pruned;
 
 pub use bm25::{Bm25Term, bm25_scores, explain_bm25, search_bm25, search_bm25_batch};
