@@ -48,9 +48,10 @@ print(f'| {c} | {float(bm25):.4f} ({ref["bm25"]["nDCG@10"]:.4f}) | {float(spl):.
 PY
 done
 echo
-# Build time with and without BM25 postings, same run, alternating, median of 3.
+# Build time with and without BM25 postings, same run, alternating, median of
+# REPEATS (default 3).
 c=trec-dl-2020-passage-pool; d=../shared/data/$c
-for i in 1 2 3; do
+for i in $(seq "${REPEATS:-3}"); do
   for flag in "" --no-lexical; do
     rm -rf "$work/build"; s=$(now)
     "$bin" index "$d/corpus.jsonl" --index "$work/build" --model "$model" $flag -q
@@ -62,5 +63,6 @@ t = {}
 for line in sys.stdin:
     k, v = line.split(); t.setdefault(k, []).append(float(v))
 h, s = st.median(t["hybrid"]), st.median(t["--no-lexical"])
-print(f"DL20 pool build, median of 3: with BM25 postings {h:.1f} s, --no-lexical {s:.1f} s: {h/s:.3f}x")'
+n = len(t["hybrid"])
+print(f"DL20 pool build, median of {n}: with BM25 postings {h:.1f} s, --no-lexical {s:.1f} s: {h/s:.3f}x")'
 echo "runs for benches/fusion_study.py: $work/runs"

@@ -97,8 +97,14 @@ impl Normalized {
             .map(|h| (f64::from(h.score) - mean).powi(2))
             .sum::<f64>()
             / n;
-        // A list of equal scores carries no spread to scale by.
-        let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
+        if var <= 0.0 {
+            // A list of equal scores (one document, say: a rare term) has
+            // no spread to scale by, but being in it is still a signal:
+            // its documents stand one unit above the missing ones.
+            let z = hits.iter().map(|h| (h.doc, 0.0)).collect();
+            return Normalized { z, missing: -1.0 };
+        }
+        let sd = var.sqrt();
         let z: HashMap<u32, f64> = hits
             .iter()
             .map(|h| (h.doc, (f64::from(h.score) - mean) / sd))
@@ -222,10 +228,14 @@ mod tests {
         assert_eq!(docs(&fuse(&[], &s, 0.5, 10)), vec![1, 2]);
         assert_eq!(docs(&fuse(&s, &[], 0.5, 10)), vec![1, 2]);
         assert!(fuse(&[], &[], 0.5, 10).is_empty());
+        // A flat list still lifts its documents above the missing ones:
+        // 5 and 6 pass SPLADE's second document, which BM25 lacks.
         let flat = hits(&[(5, 1.0), (6, 1.0)]);
         let f = fuse(&flat, &s, 0.5, 10);
-        assert_eq!(docs(&f), vec![1, 2, 5, 6]);
+        assert_eq!(docs(&f), vec![1, 5, 6, 2]);
         assert!(f.iter().all(|h| h.score.is_finite()));
+        let one = hits(&[(9, 3.0)]);
+        assert_eq!(docs(&fuse(&one, &s, 0.5, 10)), vec![1, 9, 2]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod hub;
 mod index_lib;
 mod lexical;
 mod license;
+mod modes;
 mod loading;
 mod model_check;
 mod model_errors;
