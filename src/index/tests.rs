@@ -241,22 +241,25 @@ fn not_an_index_and_foreign_directories() {
     let left = tempfile::tempdir().unwrap();
     fs::write(left.path().join("seg-000004.pst.tmp"), "junk").unwrap();
     fs::write(left.path().join("meta.json.tmp"), "junk").unwrap();
-    build(
-        left.path(),
-        &random_docs(&mut Rng::new(2), 3, 5),
-        WriterOptions::default(),
-    );
-    let names: Vec<_> = read_all(left.path()).into_iter().map(|f| f.0).collect();
     assert_eq!(
-        names,
-        [
-            "meta.json",
-            "seg-000005.doc",
-            "seg-000005.pst",
-            "seg-000005.ter",
-            "write.lock"
-        ]
+        names_after_a_build(left.path(), &random_docs(&mut Rng::new(2), 3, 5)),
+        segment_and_meta("seg-000005")
     );
+}
+
+/// The files in `dir` after a build of `docs`.
+fn names_after_a_build(dir: &Path, docs: &[Vec<(String, f32)>]) -> Vec<String> {
+    build(dir, docs, WriterOptions::default());
+    read_all(dir).into_iter().map(|f| f.0).collect()
+}
+
+/// The files of an index of one segment `stem` without stored texts.
+fn segment_and_meta(stem: &str) -> Vec<String> {
+    let files = ["doc", "pst", "ter"].map(|ext| format!("{stem}.{ext}"));
+    let mut names = vec!["meta.json".to_string()];
+    names.extend(files);
+    names.push("write.lock".into());
+    names
 }
 
 #[test]
@@ -327,21 +330,9 @@ fn unfinished_writer_leaves_previous_index_intact() {
     .unwrap();
     Index::open(dir.path()).unwrap().verify().unwrap();
     // The next build cleans all of it up and takes a fresh name.
-    build(
-        dir.path(),
-        &random_docs(&mut Rng::new(4), 5, 9),
-        WriterOptions::default(),
-    );
-    let names: Vec<_> = read_all(dir.path()).into_iter().map(|f| f.0).collect();
     assert_eq!(
-        names,
-        [
-            "meta.json",
-            "seg-000010.doc",
-            "seg-000010.pst",
-            "seg-000010.ter",
-            "write.lock"
-        ]
+        names_after_a_build(dir.path(), &random_docs(&mut Rng::new(4), 5, 9)),
+        segment_and_meta("seg-000010")
     );
     assert_eq!(Index::open(dir.path()).unwrap().meta().generation, 10);
 }

@@ -63,22 +63,15 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
                 .collect::<Vec<_>>()
         };
         assert_eq!(bits(&got), bits(&want), "query {i} k {k}: {q:?}");
-        pruned::FALLBACK.with(|c| c.set(Some(false)));
-        let got = forced.search(&q, k);
-        pruned::FALLBACK.with(|c| c.set(None));
-        assert_eq!(
-            bits(&got),
-            bits(&want),
-            "no fallback, query {i} k {k}: {q:?}"
-        );
-        pruned::FALLBACK.with(|c| c.set(Some(true)));
-        let got = filtered.search(&q, k);
-        pruned::FALLBACK.with(|c| c.set(None));
-        assert_eq!(
-            bits(&got),
-            bits(&want),
-            "filtered pass, query {i} k {k}: {q:?}"
-        );
+        for (forced_to, searcher, what) in [
+            (false, &mut forced, "no fallback"),
+            (true, &mut filtered, "filtered pass"),
+        ] {
+            pruned::FALLBACK.with(|c| c.set(Some(forced_to)));
+            let got = searcher.search(&q, k);
+            pruned::FALLBACK.with(|c| c.set(None));
+            assert_eq!(bits(&got), bits(&want), "{what}, query {i} k {k}: {q:?}");
+        }
     }
     assert_eq!(pruned.stats().queries, queries as u64);
     let filtered = filtered.stats();

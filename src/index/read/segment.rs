@@ -19,14 +19,17 @@ use crate::index::format::range_max::RangeMax;
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
 use crate::index::read::lexical::LexicalSegment;
+#[cfg(doc)]
+use crate::index::read::index::Index;
 use crate::index::read::maxima;
 
 /// One open segment.
 pub(crate) struct Segment {
     /// Global ordinal of the segment's first document.
     pub(crate) base: u32,
-    /// Number of documents.
+    /// Number of document ordinals, deleted ones included.
     pub(crate) docs: u32,
+    /// The quantizer of the `.pst` header (a copy, for scoring).
     pub(crate) quant: Quantizer,
     postings: Postings,
     pub(crate) terms: TermDict,
@@ -37,7 +40,7 @@ pub(crate) struct Segment {
     /// The lexical (BM25) postings, when the index has them.
     pub(crate) lexical: Option<LexicalSegment>,
     /// Block-max bounds: from the `.bmx`, or built in memory before a
-    /// pruned search ([`Index::build_range_maxima`](crate::index::Index::build_range_maxima)).
+    /// pruned search ([`Index::build_range_maxima`]).
     range_max: OnceLock<RangeMax>,
 }
 
@@ -104,7 +107,7 @@ impl Segment {
     }
 
     /// The per-range maxima of every term. A pruned `Searcher` has them
-    /// built beforehand, in parallel ([`Index::build_range_maxima`](crate::index::Index::build_range_maxima)); a
+    /// built beforehand, in parallel ([`Index::build_range_maxima`]); a
     /// segment reached without that builds them here, sequentially. The
     /// cell's initialisation must not run parallel work: this is called
     /// from inside the parallel loop over a batch's queries, and a rayon
@@ -116,7 +119,7 @@ impl Segment {
     }
 
     /// Builds the range maxima in memory, spread over rayon's threads,
-    /// unless they are ready: what [`Index::build_range_maxima`](crate::index::Index::build_range_maxima) does for
+    /// unless they are ready: what [`Index::build_range_maxima`] does for
     /// each segment, outside any lazily initialised cell.
     pub(crate) fn build_range_max(&self) {
         if self.has_range_max() {
