@@ -64,7 +64,7 @@ pub fn run(args: CompactArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             args.index.display(),
             if args.reorder { " (reordered)" } else { "" },
             started.elapsed().as_secs_f64(),
-            stats.docs,
+            stats.live_docs,
             stats.terms,
             stats.postings,
             stats.bytes as f64 / 1e6

@@ -1,6 +1,6 @@
 //! `splade delete`: mark documents deleted without rebuilding.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 use splade::index::DeleteOptions;
+use splade::io::input::open_input;
 
 use super::common::{announce_stdin, lock_wait, note, wait_hint};
 
@@ -77,7 +78,7 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         format!(
             "deleted {} documents; {} remain ({} deleted ones await `splade compact`) at {}",
             outcome.deleted,
-            outcome.stats.docs,
+            outcome.stats.live_docs,
             outcome.stats.deleted,
             args.index.display()
         ),
@@ -88,15 +89,10 @@ pub fn run(args: DeleteArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 /// Non-empty trimmed lines of a file or stdin.
 fn read_ids(path: &str) -> anyhow::Result<Vec<String>> {
     announce_stdin(path, "ids");
-    let reader: Box<dyn BufRead> = if path == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
-    } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-        Box::new(BufReader::new(file))
-    };
+    let (name, reader) = open_input(path)?;
     let mut ids = Vec::new();
     for (n, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{path}:{}", n + 1))?;
+        let line = line.with_context(|| format!("{name}:{}", n + 1))?;
         let id = line.trim_end_matches(['\r', '\n']);
         if !id.trim().is_empty() {
             ids.push(id.to_string());

@@ -111,19 +111,7 @@ impl From<Format> for VectorFormat {
 }
 
 pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    if !matches!(args.format, Format::Elasticsearch | Format::Opensearch) {
-        for (flag, value) in [
-            ("--es-index", &args.es_index),
-            ("--es-field", &args.es_field),
-        ] {
-            if value.is_some() {
-                anyhow::bail!(
-                    "{flag} names what elasticsearch and opensearch output refers to; \
-                     add --format elasticsearch or --format opensearch"
-                );
-            }
-        }
-    }
+    check_es_flags(&args)?;
     let (format, fields) = args.input_args.format_and_fields();
     announce_stdin(&args.input, "documents");
     let mut reader = RecordReader::open(&args.input, format, fields)?;
@@ -132,20 +120,7 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let bar = progress(input_len(&args.input), quiet, "encoding");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let writer = VectorWriter {
-        format: args.format.into(),
-        query: args.query,
-        es_index: args
-            .es_index
-            .as_deref()
-            .unwrap_or(DEFAULT_ES_NAME)
-            .to_owned(),
-        es_field: args
-            .es_field
-            .as_deref()
-            .unwrap_or(DEFAULT_ES_NAME)
-            .to_owned(),
-    };
+    let writer = vector_writer(&args);
     let (counts, stats) = encode_chunks(
         &mut reader,
         &encoder,
@@ -159,7 +134,6 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Ok(())
         },
     )?;
-    let tokens = stats.tokens;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     note(
@@ -167,7 +141,7 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         format!(
             "encoded {} texts ({} tokens) in {:.1}s, {:.1} texts/s{}",
             counts.records,
-            tokens,
+            stats.tokens,
             secs,
             counts.records as f64 / secs.max(1e-9),
             if counts.skipped > 0 {
@@ -178,4 +152,34 @@ pub fn run(args: EncodeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses --es-index and --es-field where the format has no use for them.
+fn check_es_flags(args: &EncodeArgs) -> anyhow::Result<()> {
+    if matches!(args.format, Format::Elasticsearch | Format::Opensearch) {
+        return Ok(());
+    }
+    for (flag, value) in [
+        ("--es-index", &args.es_index),
+        ("--es-field", &args.es_field),
+    ] {
+        if value.is_some() {
+            anyhow::bail!(
+                "{flag} names what elasticsearch and opensearch output refers to; \
+                 add --format elasticsearch or --format opensearch"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The output writer the flags ask for.
+fn vector_writer(args: &EncodeArgs) -> VectorWriter {
+    let name = |flag: &Option<String>| flag.as_deref().unwrap_or(DEFAULT_ES_NAME).to_owned();
+    VectorWriter {
+        format: args.format.into(),
+        query: args.query,
+        es_index: name(&args.es_index),
+        es_field: name(&args.es_field),
+    }
 }

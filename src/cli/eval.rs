@@ -116,29 +116,16 @@ fn search_run(
     Ok(run)
 }
 
-fn metrics_json(m: &Metrics) -> serde_json::Value {
-    serde_json::json!({
-        "nDCG@10": m.ndcg_at_10,
-        "RR@10": m.rr_at_10,
-        "R@100": m.recall_at_100,
-        "R@1000": m.recall_at_1000,
-        "MAP": m.map,
-    })
-}
-
 fn write_json(out: &mut impl Write, e: &Evaluation, args: &EvalArgs) -> anyhow::Result<()> {
+    // Through a `Value`, whose objects keep their keys sorted: the
+    // output's key order does not depend on field order.
     let mut obj = serde_json::json!({
         "queries": e.num_queries,
         "min_rel": args.min_rel,
-        "mean": metrics_json(&e.mean),
+        "mean": e.mean,
     });
     if args.per_query {
-        let per: serde_json::Map<String, serde_json::Value> = e
-            .per_query
-            .iter()
-            .map(|(q, m)| (q.clone(), metrics_json(m)))
-            .collect();
-        obj["per_query"] = serde_json::Value::Object(per);
+        obj["per_query"] = serde_json::to_value(&e.per_query)?;
     }
     serde_json::to_writer_pretty(&mut *out, &obj)?;
     writeln!(out)?;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 use splade::encoder::Encoder;
+use splade::index::Index;
 
 use super::common::{ModelArgs, note};
 use super::query::{open_index, query_encoder, query_terms};
@@ -82,46 +83,8 @@ pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let encoder = query_encoder(&index, &args.model)?;
     let query = query_terms(&encoder, &args.query)?;
     let doc_vector: HashMap<String, f32> = index.doc_vector(doc).into_iter().collect();
-    let text_tokens = match index.stored(doc) {
-        Some(stored) if index.meta().store => {
-            let text = match &stored.title {
-                Some(t) => format!("{t} {}", stored.text),
-                None => stored.text,
-            };
-            Some(tokens_of(&encoder, &text)?)
-        }
-        _ => {
-            note(
-                quiet,
-                "splade: the index does not store texts (build it with --store): \
-                 expansion terms are not marked",
-            );
-            None
-        }
-    };
-    let mut terms: Vec<Term> = query
-        .iter()
-        .filter_map(|(token, qw)| {
-            let dw = *doc_vector.get(token)?;
-            Some(Term {
-                token: token.clone(),
-                query_weight: *qw,
-                doc_weight: dw,
-                product: qw * dw,
-                share: 0.0,
-                expansion: text_tokens.as_ref().map(|t| !t.contains(token.as_str())),
-            })
-        })
-        .collect();
-    terms.sort_by(|a, b| b.product.total_cmp(&a.product).then(a.token.cmp(&b.token)));
-    let score: f64 = terms.iter().map(|t| t.product as f64).sum();
-    for t in &mut terms {
-        t.share = if score > 0.0 {
-            t.product as f64 / score
-        } else {
-            0.0
-        };
-    }
+    let text_tokens = text_tokens(&index, doc, &encoder, quiet)?;
+    let (terms, score) = shared_terms(&query, &doc_vector, text_tokens.as_ref());
     let explanation = Explanation {
         query: args.query.clone(),
         id: args.doc_id.clone(),
@@ -141,6 +104,66 @@ pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tokens of the stored title and text of `doc`, to tell expansion
+/// terms apart; `None` (with a note) when the index stores no texts.
+fn text_tokens(
+    index: &Index,
+    doc: u32,
+    encoder: &Encoder,
+    quiet: bool,
+) -> anyhow::Result<Option<HashSet<String>>> {
+    match index.stored(doc) {
+        Some(stored) if index.meta().store => {
+            let text = match &stored.title {
+                Some(t) => format!("{t} {}", stored.text),
+                None => stored.text,
+            };
+            Ok(Some(tokens_of(encoder, &text)?))
+        }
+        _ => {
+            note(
+                quiet,
+                "splade: the index does not store texts (build it with --store): \
+                 expansion terms are not marked",
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The terms query and document share, largest product first (ties by
+/// token), each with its share of the score; and the score, their sum.
+fn shared_terms(
+    query: &[(String, f32)],
+    doc_vector: &HashMap<String, f32>,
+    text_tokens: Option<&HashSet<String>>,
+) -> (Vec<Term>, f64) {
+    let mut terms: Vec<Term> = query
+        .iter()
+        .filter_map(|(token, qw)| {
+            let dw = *doc_vector.get(token)?;
+            Some(Term {
+                token: token.clone(),
+                query_weight: *qw,
+                doc_weight: dw,
+                product: qw * dw,
+                share: 0.0,
+                expansion: text_tokens.map(|t| !t.contains(token.as_str())),
+            })
+        })
+        .collect();
+    terms.sort_by(|a, b| b.product.total_cmp(&a.product).then(a.token.cmp(&b.token)));
+    let score: f64 = terms.iter().map(|t| t.product as f64).sum();
+    for t in &mut terms {
+        t.share = if score > 0.0 {
+            t.product as f64 / score
+        } else {
+            0.0
+        };
+    }
+    (terms, score)
 }
 
 /// The vocabulary tokens of a text. Tokenized in pieces of a few dozen

@@ -162,21 +162,7 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .commit()
         .with_context(|| format!("cannot write the index at {}", args.index.display()))?;
     if args.reorder {
-        let at = Instant::now();
-        let options = splade::index::CompactOptions {
-            memory_budget: args.memory_budget.saturating_mul(1 << 20),
-            reorder: true,
-            lock_wait: lock_wait(args.wait),
-        };
-        stats = splade::index::compact_with(&args.index, &options)
-            .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
-        note(
-            quiet,
-            format!(
-                "reordered the documents in {:.1}s",
-                at.elapsed().as_secs_f64()
-            ),
-        );
+        stats = reorder(&args, quiet)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let verb = if args.append { "appended" } else { "indexed" };
@@ -191,23 +177,11 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             "{verb} {docs} documents{replaced} in {secs:.1}s ({:.1} docs/s); the index holds \
              {} documents: {}, {:.1} MB at {}{}{}",
             docs as f64 / secs.max(1e-9),
-            stats.docs,
+            stats.live_docs,
             postings_summary(&stats),
             stats.bytes as f64 / 1e6,
             args.index.display(),
-            if totals.truncated > 0 {
-                format!(
-                    "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
-                    totals.truncated
-                )
-            } else if totals.windowed > 0 {
-                format!(
-                    "; {} long documents encoded as several windows",
-                    totals.windowed
-                )
-            } else {
-                String::new()
-            },
+            encoding_note(&totals),
             if skipped > 0 {
                 format!("; {skipped} bad lines skipped")
             } else {
@@ -216,6 +190,43 @@ pub fn run(args: IndexArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--reorder`: compacts the index just built with the documents reordered.
+fn reorder(args: &IndexArgs, quiet: bool) -> anyhow::Result<IndexStats> {
+    let at = Instant::now();
+    let options = splade::index::CompactOptions {
+        memory_budget: args.memory_budget.saturating_mul(1 << 20),
+        reorder: true,
+        lock_wait: lock_wait(args.wait),
+    };
+    let stats = splade::index::compact_with(&args.index, &options)
+        .with_context(|| format!("cannot reorder the index at {}", args.index.display()))?;
+    note(
+        quiet,
+        format!(
+            "reordered the documents in {:.1}s",
+            at.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(stats)
+}
+
+/// What the summary line says of long documents, if anything.
+fn encoding_note(totals: &EncodeStats) -> String {
+    if totals.truncated > 0 {
+        format!(
+            "; {} documents truncated at the maximum length (--long-docs window keeps all of them)",
+            totals.truncated
+        )
+    } else if totals.windowed > 0 {
+        format!(
+            "; {} long documents encoded as several windows",
+            totals.windowed
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// What the index holds, in words: SPLADE terms and postings, BM25 stems
@@ -535,11 +546,7 @@ fn build_from_vectors(
     }
     announce_stdin(&args.input, "vectors");
     let mut reader = VectorReader::open(&args.input)?;
-    let name = if args.input == "-" {
-        "<stdin>".to_owned()
-    } else {
-        args.input.clone()
-    };
+    let name = reader.name().to_owned();
     let model = match &args.model.model {
         Some(m) if !args.append => Some(vectors_model_info(
             &args.model.load().with_context(|| format!("--model {m}"))?,

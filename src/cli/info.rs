@@ -64,7 +64,7 @@ fn summary(index: &Index) -> serde_json::Value {
     };
     serde_json::json!({
         "path": index.dir().display().to_string(),
-        "docs": stats.docs,
+        "docs": stats.live_docs,
         "deleted": stats.deleted,
         "terms": stats.terms,
         "postings": stats.postings,

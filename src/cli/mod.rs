@@ -1,4 +1,7 @@
-//! Command-line interface: one file per subcommand.
+//! Command-line interface: one file per subcommand; `common.rs` holds the
+//! flags and helpers several share, `query.rs` what the commands that
+//! answer from an index share (opening it verified, the query encoder,
+//! running a queries file).
 //!
 //! Exit codes: 0 success, 1 a negative answer (`verify` found damage),
 //! 2 an error. Data goes to stdout, progress and messages to stderr.

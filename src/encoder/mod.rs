@@ -376,11 +376,6 @@ impl Encoder {
         &self.vocab
     }
 
-    /// The term id of a vocabulary entry.
-    pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.tokenizer.token_to_id(token)
-    }
-
     /// Where the model came from.
     pub fn files(&self) -> &ModelFiles {
         &self.files

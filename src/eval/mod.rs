@@ -37,8 +37,10 @@ pub struct Metrics {
     /// Fraction of relevant documents retrieved in the top 1000.
     #[serde(rename = "R@1000")]
     pub recall_at_1000: f64,
-    /// Average precision over the whole run (mean: MAP).
-    #[serde(rename = "AP")]
+    /// Average precision over the whole run. Serialized as `MAP`, the name
+    /// `splade eval --json` has always printed, per query too (the mean is
+    /// the MAP; the reference's `metrics.json` calls it `AP`).
+    #[serde(rename = "MAP")]
     pub map: f64,
 }
 

@@ -101,10 +101,10 @@ fn trec_qrels_and_errors_with_line_numbers() {
 }
 
 #[test]
-fn metrics_serialize_with_reference_names() {
+fn metrics_serialize_with_the_names_eval_prints() {
     let json = serde_json::to_string(&Metrics::default()).unwrap();
     assert_eq!(
         json,
-        r#"{"nDCG@10":0.0,"RR@10":0.0,"R@100":0.0,"R@1000":0.0,"AP":0.0}"#
+        r#"{"nDCG@10":0.0,"RR@10":0.0,"R@100":0.0,"R@1000":0.0,"MAP":0.0}"#
     );
 }

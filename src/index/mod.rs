@@ -1,24 +1,29 @@
-//! The on-disk inverted index. The byte layout is specified in
-//! `docs/format.md`; this module follows it file by file:
+//! The on-disk inverted index, in three layers that import downwards only:
 //!
-//! - `format`: the frame every file shares (magic, version, CRC
-//!   footer), atomic file writing and memory-mapped reading;
-//! - `meta`: `meta.json`, the commit point;
-//! - `postings`: the block codec of doc-id lists and impacts;
-//! - `terms`: the sorted term dictionary;
-//! - `docs`: doc table and stored documents;
-//! - `quant`: impact quantization (`u16` by default);
-//! - `spill`: bounded-memory accumulation with sorted runs;
-//! - `writer` / `reader`: [`IndexWriter`] and [`Index`];
-//! - `deletes`, `compact`: the per-segment deletes bitmaps, [`delete`] and
-//!   [`compact`]; `ids`: from external ids to live ordinals;
-//! - `lexical` (in `format`, `write` and `read`): the BM25 postings of
-//!   format 5 (stems with df, tf lists, document lengths) beside the
-//!   SPLADE ones, in the same segments and commits;
-//! - `lock`: one writer at a time (`write.lock`);
-//! - `commit`: the lock, fresh names, `meta.json` last, cleanup; every
-//!   change to an index (build, append, delete, compact) begins and
-//!   publishes through it.
+//! - `format`: the byte-level codecs, one file per file kind
+//!   of `docs/format.md` (frame and checksums, `meta.json`, postings and
+//!   their block codec, term dictionary, doc table, stored documents,
+//!   range maxima, deletes bitmap, quantization). They know bytes, not
+//!   indexes; they import nothing above them.
+//! - `read`: opening an index (`read/index.rs`: [`Index`]; `read/segment.rs`:
+//!   one segment's files), lookups by external id (`read/ids.rs`), and the
+//!   range maxima built in memory for segments without a `.bmx`
+//!   (`read/maxima.rs`).
+//! - `write`: every change of an index, each begun and published through
+//!   `write/commit.rs` (the lock of `write/lock.rs`, fresh names,
+//!   `meta.json` last, cleanup): a build or append ([`IndexWriter`],
+//!   `write/writer.rs`, accumulating postings in bounded memory with
+//!   `write/spill.rs` and writing the segment with `write/segment.rs`),
+//!   [`delete`] (`write/delete.rs`), [`compact`] (`write/compact.rs`,
+//!   reordering with `write/reorder.rs`).
+//! - `lexical` (in each layer: `format/lexical.rs`, `write/lexical.rs`,
+//!   `read/lexical.rs`): the BM25 postings of format 5 (stems with df, tf
+//!   lists, document lengths) beside the SPLADE ones, in the same segments
+//!   and commits.
+//!
+//! Counts: "docs" counts document *ordinals*, deleted documents included
+//! ([`Meta::docs`], [`SegmentMeta::docs`], [`Index::num_docs`]); "live"
+//! counts the others ([`Index::live_docs`], [`IndexStats::live_docs`]).
 //!
 //! Terms are token *strings*, so an index can be built from pre-encoded
 //! vectors without a model; the caller maps vocabulary ids to tokens.

@@ -99,38 +99,13 @@ fn max_scale(index: &Index) -> f32 {
 
 fn scenario(q: Quantization) {
     let mut rng = Rng::new(31);
-    let a = named("a", random_docs(&mut rng, 60, 90));
-    let mut b = named("b", random_docs(&mut rng, 25, 90));
-    // b's last two documents replace a3 and a7 (upsert), with new vectors.
-    b[23].0 = "a3".into();
-    b[24].0 = "a7".into();
-    let c = named("c", random_docs(&mut rng, 15, 90));
-    let live = tempfile::tempdir().unwrap();
-    build(live.path(), &a, q);
-    let err = append(live.path(), &b, false).unwrap_err();
-    assert!(
-        matches!(&err, IndexError::IdExists { id, origin } if id == "a3" && origin == "in.jsonl:24"),
-        "{err}"
-    );
-    append(live.path(), &b, true).unwrap();
-    let out = delete(live.path(), &["a1", "b2", "a10"], &Default::default()).unwrap();
-    assert_eq!((out.deleted, out.stats.docs), (3, 60 + 25 - 2 - 3));
-    let stats = append(live.path(), &c, false).unwrap();
-    assert_eq!((stats.docs, stats.deleted), (60 + 25 + 15 - 5, 5));
+    let (live, fin) = changed_index(&mut rng, q);
     let index = Index::open(live.path()).unwrap();
     index.verify().unwrap();
     assert_eq!(index.meta().segments.len(), 3);
     assert_eq!(index.meta().format_version, FORMAT_VERSION);
 
     // The same final documents in live order, built at once.
-    let gone = ["a1", "a3", "a7", "a10", "b2"];
-    let fin: Vec<Doc> = a
-        .iter()
-        .filter(|d| !gone.contains(&d.0.as_str()))
-        .chain(b.iter().filter(|d| d.0 != "b2"))
-        .chain(&c)
-        .cloned()
-        .collect();
     let scratch = tempfile::tempdir().unwrap();
     build(scratch.path(), &fin, q);
     let want = Index::open(scratch.path()).unwrap();
@@ -151,10 +126,55 @@ fn scenario(q: Quantization) {
     assert_eq!(index.find("a3").map(|d| index.doc_id(d)), Some("a3"));
     assert!(index.find("a1").is_none());
     drop(index);
+    check_compaction(live.path(), &fin, &want, &queries, q);
+}
 
-    let stats = compact(live.path(), 3000).unwrap();
-    assert_eq!((stats.docs, stats.deleted), (fin.len() as u64, 0));
-    let compacted = Index::open(live.path()).unwrap();
+/// An index of 60 documents `a*`, appended 25 `b*` (two of which replace
+/// a3 and a7), 3 deleted, appended 15 `c*`; and its final documents in
+/// live order.
+fn changed_index(rng: &mut Rng, q: Quantization) -> (tempfile::TempDir, Vec<Doc>) {
+    let a = named("a", random_docs(rng, 60, 90));
+    let mut b = named("b", random_docs(rng, 25, 90));
+    // b's last two documents replace a3 and a7 (upsert), with new vectors.
+    b[23].0 = "a3".into();
+    b[24].0 = "a7".into();
+    let c = named("c", random_docs(rng, 15, 90));
+    let live = tempfile::tempdir().unwrap();
+    build(live.path(), &a, q);
+    let err = append(live.path(), &b, false).unwrap_err();
+    assert!(
+        matches!(&err, IndexError::IdExists { id, origin } if id == "a3" && origin == "in.jsonl:24"),
+        "{err}"
+    );
+    append(live.path(), &b, true).unwrap();
+    let out = delete(live.path(), &["a1", "b2", "a10"], &Default::default()).unwrap();
+    assert_eq!((out.deleted, out.stats.live_docs), (3, 60 + 25 - 2 - 3));
+    let stats = append(live.path(), &c, false).unwrap();
+    assert_eq!((stats.live_docs, stats.deleted), (60 + 25 + 15 - 5, 5));
+    let gone = ["a1", "a3", "a7", "a10", "b2"];
+    let fin: Vec<Doc> = a
+        .iter()
+        .filter(|d| !gone.contains(&d.0.as_str()))
+        .chain(b.iter().filter(|d| d.0 != "b2"))
+        .chain(&c)
+        .cloned()
+        .collect();
+    (live, fin)
+}
+
+/// Compacting the index in `dir` keeps the live documents in order, with
+/// the results of `want`, a fresh build of `fin`, and removes the old
+/// segments.
+fn check_compaction(
+    dir: &Path,
+    fin: &[Doc],
+    want: &Index,
+    queries: &[Vec<(String, f32)>],
+    q: Quantization,
+) {
+    let stats = compact(dir, 3000).unwrap();
+    assert_eq!((stats.live_docs, stats.deleted), (fin.len() as u64, 0));
+    let compacted = Index::open(dir).unwrap();
     compacted.verify().unwrap();
     assert_eq!(compacted.meta().segments.len(), 1);
     for (i, (id, _)) in fin.iter().enumerate() {
@@ -164,10 +184,10 @@ fn scenario(q: Quantization) {
     let tol = if q == Quantization::F32 {
         0.0
     } else {
-        2.0 * max_scale(&compacted) + max_scale(&want)
+        2.0 * max_scale(&compacted) + max_scale(want)
     };
-    assert_same_results(&compacted, &want, &queries, tol);
-    let names: Vec<String> = fs::read_dir(live.path())
+    assert_same_results(&compacted, want, queries, tol);
+    let names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();

@@ -41,7 +41,7 @@ fn round_trip_ids_stored_vectors_and_stats() {
     index.verify().unwrap();
     assert_eq!(index.num_docs(), 50);
     let stats = index.stats();
-    assert_eq!(stats.docs, 50);
+    assert_eq!(stats.live_docs, 50);
     assert_eq!(
         stats.postings,
         docs.iter().map(|d| d.len() as u64).sum::<u64>()
@@ -92,7 +92,7 @@ fn empty_index_opens() {
         .unwrap()
         .commit()
         .unwrap();
-    assert_eq!((stats.docs, stats.terms, stats.postings), (0, 0, 0));
+    assert_eq!((stats.live_docs, stats.terms, stats.postings), (0, 0, 0));
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
     assert!(crate::search::search(&index, &[("a", 1.0)], 10).is_empty());

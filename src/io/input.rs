@@ -76,15 +76,7 @@ pub struct RecordReader {
 impl RecordReader {
     /// Opens `path`, or stdin when it is `-`.
     pub fn open(path: &str, format: InputFormat, fields: FieldNames) -> Result<Self> {
-        let (name, reader): (String, Box<dyn BufRead + Send>) = if path == "-" {
-            ("<stdin>".into(), Box::new(BufReader::new(std::io::stdin())))
-        } else {
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            (
-                path.into(),
-                Box::new(BufReader::with_capacity(1 << 16, file)),
-            )
-        };
+        let (name, reader) = open_input(path)?;
         Ok(Self::new(name, reader, format, fields))
     }
 
@@ -211,62 +203,66 @@ impl RecordReader {
         let Value::Object(obj) = value else {
             return Err(self.err("expected a JSON object"));
         };
-        let id_names: Vec<&str> = match &self.fields.id {
-            Some(f) => vec![f],
-            None => vec!["_id", "id"],
-        };
-        let id = match id_names.iter().find_map(|n| obj.get(*n)) {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(_)) => {
-                return Err(self.err(format!("empty field \"{}\"", id_names[id_names.len() - 1])));
-            }
-            Some(other) => {
-                return Err(self.err(format!(
-                    "field \"{}\" is {}, expected a string",
-                    id_names[id_names.len() - 1],
-                    kind(other)
-                )));
-            }
-            None => {
-                return Err(self.err(format!(
-                    "missing field \"{}\"",
-                    id_names[id_names.len() - 1]
-                )));
-            }
-        };
-        let text_names: Vec<&str> = match &self.fields.text {
-            Some(f) => vec![f],
-            None => vec!["text", "contents"],
-        };
-        let body = match text_names.iter().find_map(|n| obj.get(*n).map(|v| (n, v))) {
-            Some((_, Value::String(s))) => s.clone(),
-            Some((n, other)) => {
-                return Err(self.err(format!(
-                    "field \"{n}\" is {}, expected a string",
-                    kind(other)
-                )));
-            }
-            None => return Err(self.err(format!("missing field \"{}\"", text_names[0]))),
-        };
-        let title_name = self.fields.title.as_deref().unwrap_or("title");
-        let title = match obj.get(title_name) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                return Err(self.err(format!(
-                    "field \"{title_name}\" is {}, expected a string",
-                    kind(other)
-                )));
-            }
-        };
+        // In this order: the first of several problems is the one reported.
+        let id = self.json_id(&obj)?;
+        let body = self.json_text(&obj)?;
+        let title = self.json_title(&obj)?;
         Ok(Document {
             id,
             title,
             body,
             line: self.line,
         })
+    }
+
+    /// The id field: a non-empty string or a number. Errors name the
+    /// field asked for (`id` by default, `_id` being tried first).
+    fn json_id(&self, obj: &serde_json::Map<String, Value>) -> Result<String> {
+        let id_names: Vec<&str> = match &self.fields.id {
+            Some(f) => vec![f],
+            None => vec!["_id", "id"],
+        };
+        let named = id_names[id_names.len() - 1];
+        match id_names.iter().find_map(|n| obj.get(*n)) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            Some(Value::String(_)) => Err(self.err(format!("empty field \"{named}\""))),
+            Some(other) => Err(self.err(format!(
+                "field \"{named}\" is {}, expected a string",
+                kind(other)
+            ))),
+            None => Err(self.err(format!("missing field \"{named}\""))),
+        }
+    }
+
+    /// The text field (`text`, then `contents`, by default).
+    fn json_text(&self, obj: &serde_json::Map<String, Value>) -> Result<String> {
+        let text_names: Vec<&str> = match &self.fields.text {
+            Some(f) => vec![f],
+            None => vec!["text", "contents"],
+        };
+        match text_names.iter().find_map(|n| obj.get(*n).map(|v| (n, v))) {
+            Some((_, Value::String(s))) => Ok(s.clone()),
+            Some((n, other)) => Err(self.err(format!(
+                "field \"{n}\" is {}, expected a string",
+                kind(other)
+            ))),
+            None => Err(self.err(format!("missing field \"{}\"", text_names[0]))),
+        }
+    }
+
+    /// The title field, `None` when absent, null or blank.
+    fn json_title(&self, obj: &serde_json::Map<String, Value>) -> Result<Option<String>> {
+        let title_name = self.fields.title.as_deref().unwrap_or("title");
+        match obj.get(title_name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(self.err(format!(
+                "field \"{title_name}\" is {}, expected a string",
+                kind(other)
+            ))),
+        }
     }
 }
 
@@ -293,9 +289,22 @@ impl Iterator for RecordReader {
     }
 }
 
-/// True when `path` names stdin.
+/// True when `path` names stdin (`-`), as every input argument may.
 pub fn is_stdin(path: &str) -> bool {
     path == "-"
+}
+
+/// Opens an input argument for reading: the file, or stdin for `-`.
+/// Returns the name messages quote (the path, or `<stdin>`) and the reader.
+pub fn open_input(path: &str) -> Result<(String, Box<dyn BufRead + Send>)> {
+    if is_stdin(path) {
+        return Ok(("<stdin>".into(), Box::new(BufReader::new(std::io::stdin()))));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok((
+        path.into(),
+        Box::new(BufReader::with_capacity(1 << 16, file)),
+    ))
 }
 
 /// Size in bytes of an input, when known (for progress bars).

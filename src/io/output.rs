@@ -397,6 +397,10 @@ mod tests {
             "{\"index\":\"idx\"}\n{\"query\":{\"neural_sparse\":{\"splade\":{\
              \"query_tokens\":{\"a%2Eb\":0.5,\"##c\":1.25,\"d\":0.004}}}}}\n"
         );
+    }
+
+    #[test]
+    fn json_exports_are_one_json_value_per_line() {
         for format in [
             VectorFormat::Jsonl,
             VectorFormat::Qdrant,
@@ -415,6 +419,10 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn engine_features_escape_dots_and_percents() {
         assert_eq!(engine_feature("100%.x"), "100%25%2Ex");
         assert_eq!(engine_feature("plain"), "plain");
     }

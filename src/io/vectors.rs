@@ -52,18 +52,7 @@ pub struct VectorReader {
 impl VectorReader {
     /// Opens a file, or stdin for `-`.
     pub fn open(path: &str) -> Result<Self> {
-        let (name, reader): (String, Box<dyn BufRead + Send>) = if path == "-" {
-            (
-                "<stdin>".into(),
-                Box::new(std::io::BufReader::new(std::io::stdin())),
-            )
-        } else {
-            let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            (
-                path.into(),
-                Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
-            )
-        };
+        let (name, reader) = super::input::open_input(path)?;
         Ok(Self::new(name, reader))
     }
 
@@ -81,6 +70,11 @@ impl VectorReader {
     /// Bytes read so far (for progress bars).
     pub fn bytes_read(&self) -> u64 {
         self.bytes
+    }
+
+    /// The name used in messages (`<stdin>` for stdin).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Reads up to `max` records and parses them on all threads; an empty

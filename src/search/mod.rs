@@ -255,7 +255,7 @@ fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
     }
 }
 
-/// Adds `factor * quant.value(code)` of every posting of `list` to `slots`
+/// Adds `factor * quant.unscaled(code)` of every posting of `list` to `slots`
 /// (indexed by the segment's local ordinals), skipping the blocks `keep`
 /// rejects. Exhaustive scoring and pruning's filtered pass both sum scores
 /// here, so their `f32` operations are the same by construction. A
@@ -278,7 +278,7 @@ fn add_list(
         };
         for (&d, &c) in docs[..n].iter().zip(&codes[..n]) {
             if let Some(s) = slots.get_mut(d as usize) {
-                *s += factor * quant.value(c);
+                *s += factor * quant.unscaled(c);
             }
         }
     }

@@ -6,7 +6,7 @@
 //! 1. **Bounds.** Each segment's ordinals are cut into ranges of 8
 //!    documents. For every query term, a range's bound is the largest
 //!    `query_weight * doc_weight` any posting of the term in that range can
-//!    have, from the segment's per-range maxima (`index/rangemax.rs`, built
+//!    have, from the segment's per-range maxima (`index/format/range_max.rs`, built
 //!    on the first pruned search). A range's bound is the sum over query
 //!    terms; a term absent from a range adds nothing and is skipped when
 //!    the range is scored.
@@ -120,7 +120,7 @@ struct Term<'a> {
 impl Term<'_> {
     #[inline]
     fn contribution(&self, code: u32) -> f32 {
-        self.factor * self.quant.value(code)
+        self.factor * self.quant.unscaled(code)
     }
 
     /// Decodes block `b` into the cache unless it is there; `false` if the
@@ -151,7 +151,6 @@ pub(super) fn search(
     if query.iter().any(|&(_, w)| w < 0.0) || approx.is_nan() || approx <= 0.0 {
         return None;
     }
-    let mut top = TopK::new(k);
     if k == 0 {
         return Some(Vec::new());
     }
@@ -163,107 +162,205 @@ pub(super) fn search(
     // Rounding: a computed bound may fall short of a computed score by a
     // relative 2nu (n additions each way, u = 2^-24); the slack covers it.
     let slack = 1.0 + 2.0 * (live.len() as f32 + 2.0) * f32::EPSILON;
-    let scale = slack * approx.min(1.0);
-
-    let mut terms: Vec<Vec<Term>> = Vec::with_capacity(index.segments.len());
-    let mut offsets = Vec::with_capacity(index.segments.len() + 1);
-    scratch.bounds.clear();
-    for seg in &index.segments {
-        offsets.push(scratch.bounds.len());
-        let start = scratch.bounds.len();
-        scratch.bounds.resize(start + ranges(seg.docs), 0.0);
-        let seg_terms = segment_terms(seg, &live)?;
-        for t in &seg_terms {
-            t.maxima.add_to(t.factor, &mut scratch.bounds[start..]);
-        }
-        terms.push(seg_terms);
-    }
-    offsets.push(scratch.bounds.len());
-
+    let (terms, offsets) = gather_bounds(index, &live, &mut scratch.bounds)?;
     stats.queries += 1;
     stats.ranges += scratch.bounds.iter().filter(|&&b| b > 0.0).count() as u64;
     scratch.acc.resize(RANGE, 0.0);
-    let top_bound = scratch.bounds.iter().fold(0.0f32, |m, &b| m.max(b)) * scale;
-    let budget = fallback_budget(&terms, index.num_docs());
-    let mut scored = 0;
-    // Candidates are gathered one band of bounds at a time, best band first
-    // (`level <= bound * scale < upper`): once the k-th score reaches a
-    // band's lower edge no range below it can matter, so most ranges are
-    // never gathered or sorted.
-    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
-    let (mut level, mut upper) = (top_bound * BAND, f32::INFINITY);
-    let mut counted = false;
-    'bands: loop {
-        let cands = &mut scratch.cands;
-        cands.clear();
-        for (i, &b) in scratch.bounds.iter().enumerate() {
-            let v = b * scale;
-            if v > 0.0 && v >= level && v < upper {
-                cands.push((v, i as u32));
-            }
+    let run = Run {
+        index,
+        budget: fallback_budget(&terms, index.num_docs()),
+        terms,
+        offsets,
+        scale: slack * approx.min(1.0),
+        k,
+        top: TopK::new(k),
+        scored: 0,
+        counted: false,
+    };
+    Some(run.bands(scratch, stats))
+}
+
+/// The query's terms in every segment, and in `bounds` the bound of every
+/// range, segment after segment; `offsets[s]` is where segment `s`'s
+/// ranges start (and a last entry, their end). `None` when a segment's
+/// range maxima are damaged.
+fn gather_bounds<'a>(
+    index: &'a Index,
+    query: &[(&str, f32)],
+    bounds: &mut Vec<f32>,
+) -> Option<(Vec<Vec<Term<'a>>>, Vec<usize>)> {
+    let mut terms = Vec::with_capacity(index.segments.len());
+    let mut offsets = Vec::with_capacity(index.segments.len() + 1);
+    bounds.clear();
+    for seg in &index.segments {
+        offsets.push(bounds.len());
+        let start = bounds.len();
+        bounds.resize(start + ranges(seg.docs), 0.0);
+        let seg_terms = segment_terms(seg, query)?;
+        for t in &seg_terms {
+            t.maxima.add_to(t.factor, &mut bounds[start..]);
         }
+        terms.push(seg_terms);
+    }
+    offsets.push(bounds.len());
+    Some((terms, offsets))
+}
+
+/// A pruned search in progress.
+struct Run<'a> {
+    index: &'a Index,
+    /// The query's terms, per segment.
+    terms: Vec<Vec<Term<'a>>>,
+    /// Where each segment's ranges start among the bounds (see
+    /// [`gather_bounds`]).
+    offsets: Vec<usize>,
+    /// What bounds are multiplied by: the rounding slack times `approx`.
+    scale: f32,
+    k: usize,
+    top: TopK,
+    /// Ranges worth scoring before the filtered pass is cheaper.
+    budget: usize,
+    /// Ranges scored so far.
+    scored: usize,
+    /// Whether the open ranges over all bands have been counted once.
+    counted: bool,
+}
+
+/// How a band of candidates ended.
+enum Band {
+    /// Every candidate was scored or ruled out: on to the next band.
+    Done,
+    /// No range left, in this band or below, can reach the top k.
+    Stop,
+    /// The filtered pass answered instead.
+    FellBack(Vec<Hit>),
+}
+
+impl Run<'_> {
+    /// Scores ranges best bound first, gathering candidates one band of
+    /// bounds at a time, best band first (`level <= bound * scale <
+    /// upper`): once the k-th score reaches a band's lower edge no range
+    /// below it can matter, so most ranges are never gathered or sorted.
+    fn bands(mut self, scratch: &mut Scratch, stats: &mut PruneStats) -> Vec<Hit> {
+        let top_bound = scratch.bounds.iter().fold(0.0f32, |m, &b| m.max(b)) * self.scale;
+        let (mut level, mut upper) = (top_bound * BAND, f32::INFINITY);
+        loop {
+            gather(
+                &scratch.bounds,
+                self.scale,
+                (level, upper),
+                &mut scratch.cands,
+            );
+            match self.band(scratch, stats) {
+                Band::Done => {}
+                Band::Stop => break,
+                Band::FellBack(hits) => return hits,
+            }
+            let threshold = self.top.threshold();
+            if level <= 0.0 || threshold.is_some_and(|t| t >= level) {
+                break;
+            }
+            upper = level;
+            level = if level < top_bound * 1e-3 {
+                0.0
+            } else {
+                (level * BAND).max(threshold.unwrap_or(0.0))
+            };
+        }
+        self.top.into_sorted()
+    }
+
+    /// Scores the candidates of one band (`scratch.cands`) best first, in
+    /// growing chunks, dropping those that can no longer reach the k-th
+    /// score; falls back to the filtered pass when too many ranges are
+    /// still open.
+    fn band(&mut self, scratch: &mut Scratch, stats: &mut PruneStats) -> Band {
         let mut start = 0;
         let mut chunk = FIRST_CHUNK;
-        while start < cands.len() {
-            if let Some(t) = top.threshold() {
+        while start < scratch.cands.len() {
+            if let Some(t) = self.top.threshold() {
                 // Only ranges that can still reach the k-th score stay.
-                let mut keep = start;
-                for i in start..cands.len() {
-                    if cands[i].0 >= t {
-                        cands.swap(keep, i);
-                        keep += 1;
-                    }
-                }
-                cands.truncate(keep);
+                let keep = retain_reaching(&mut scratch.cands, start, t);
                 // Ranges that could still hold a hit: over all bands (scored
                 // ones included) when the first k-th score is known, then
                 // those of this band.
-                let open = if counted {
-                    scored + (keep - start)
+                let open = if self.counted {
+                    self.scored + (keep - start)
                 } else {
-                    counted = true;
+                    self.counted = true;
+                    let scale = self.scale;
                     scratch.bounds.iter().filter(|&&b| b * scale >= t).count()
                 };
-                if fall_back(open, budget) {
+                if fall_back(open, self.budget) {
                     stats.fallbacks += 1;
-                    let threshold = (t, scale);
-                    return Some(filtered_pass(
-                        index, &mut terms, &offsets, threshold, k, scratch,
-                    ));
+                    let threshold = (t, self.scale);
+                    let (index, offsets) = (self.index, &self.offsets);
+                    let hits =
+                        filtered_pass(index, &mut self.terms, offsets, threshold, self.k, scratch);
+                    return Band::FellBack(hits);
                 }
             }
-            let end = (start + chunk).min(cands.len());
-            if end < cands.len() {
-                cands[start..].select_nth_unstable_by(end - start - 1, desc);
-            }
-            cands[start..end].sort_unstable_by(desc);
-            for &(v, g) in &cands[start..end] {
+            let end = (start + chunk).min(scratch.cands.len());
+            select_best(&mut scratch.cands[start..], end - start);
+            for i in start..end {
+                let (v, g) = scratch.cands[i];
                 // Every range not scored yet has a bound of at most `v`.
-                if top.threshold().is_some_and(|t| v < t) {
-                    break 'bands;
+                if self.top.threshold().is_some_and(|t| v < t) {
+                    return Band::Stop;
                 }
-                let s = offsets.partition_point(|&o| o <= g as usize) - 1;
-                let seg = &index.segments[s];
-                let r = g - offsets[s] as u32;
-                score_range(&mut terms[s], seg, r, &mut scratch.acc, index, &mut top);
+                self.score(g, &mut scratch.acc);
                 stats.scored += 1;
-                scored += 1;
+                self.scored += 1;
             }
             start = end;
             chunk *= 2;
         }
-        let threshold = top.threshold();
-        if level <= 0.0 || threshold.is_some_and(|t| t >= level) {
-            break;
-        }
-        upper = level;
-        level = if level < top_bound * 1e-3 {
-            0.0
-        } else {
-            (level * BAND).max(threshold.unwrap_or(0.0))
-        };
+        Band::Done
     }
-    Some(top.into_sorted())
+
+    /// Scores range `g` (numbered over all segments).
+    fn score(&mut self, g: u32, acc: &mut [f32]) {
+        let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
+        let seg = &self.index.segments[s];
+        let r = g - self.offsets[s] as u32;
+        score_range(&mut self.terms[s], seg, r, acc, self.index, &mut self.top);
+    }
+}
+
+/// The candidates `(bound * scale, range)` of the band `level <= bound *
+/// scale < upper`, in range order.
+fn gather(bounds: &[f32], scale: f32, (level, upper): (f32, f32), cands: &mut Vec<(f32, u32)>) {
+    cands.clear();
+    for (i, &b) in bounds.iter().enumerate() {
+        let v = b * scale;
+        if v > 0.0 && v >= level && v < upper {
+            cands.push((v, i as u32));
+        }
+    }
+}
+
+/// Keeps, among `cands[start..]`, the candidates whose bound reaches `t`
+/// (moved to the front, in their order); returns where they end.
+fn retain_reaching(cands: &mut Vec<(f32, u32)>, start: usize, t: f32) -> usize {
+    let mut keep = start;
+    for i in start..cands.len() {
+        if cands[i].0 >= t {
+            cands.swap(keep, i);
+            keep += 1;
+        }
+    }
+    cands.truncate(keep);
+    keep
+}
+
+/// Moves the `n` best candidates (`0 < n <= cands.len()`) to the front of
+/// `cands`, sorted best first, without sorting the rest.
+fn select_best(cands: &mut [(f32, u32)], n: usize) {
+    let desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
+    if n < cands.len() {
+        cands.select_nth_unstable_by(n - 1, desc);
+    }
+    cands[..n].sort_unstable_by(desc);
 }
 
 /// Term-at-a-time scoring of the *open* ranges (`bound * scale` at least

@@ -42,7 +42,7 @@ fn build_open_search_through_the_public_api() {
     }
     assert_eq!(w.num_docs(), 3);
     let stats = w.commit().unwrap();
-    assert_eq!((stats.docs, stats.terms, stats.postings), (3, 4, 5));
+    assert_eq!((stats.live_docs, stats.terms, stats.postings), (3, 4, 5));
 
     let index = Index::open(&index_dir).unwrap();
     index.verify().unwrap();

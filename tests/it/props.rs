@@ -2,7 +2,7 @@
 //! establish the invariants (ids strictly increasing, weights finite and
 //! positive), and `dot` / `max_pool` / `get` agree with a dense reference.
 //! The postings codec's properties live next to it, in
-//! `src/index/postings.rs` (`props`), because the codec is crate-private.
+//! `src/index/format/block.rs` (`props`), because the codec is crate-private.
 
 use std::collections::BTreeMap;
 

@@ -122,7 +122,7 @@ pub struct SegmentLexical {
 pub struct SegmentMeta {
     /// File-name stem, e.g. `seg-000001`.
     pub name: String,
-    /// Documents in the segment.
+    /// Document ordinals in the segment, deleted ones included.
     pub docs: u64,
     /// Distinct terms in the segment.
     pub terms: u64,
@@ -253,8 +253,10 @@ pub struct ModelInfo {
 /// Counts and size of an index.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct IndexStats {
-    /// Live documents (not deleted).
-    pub docs: u64,
+    /// Live documents (not deleted). Serialized as `docs`, the key of
+    /// `splade info --json`.
+    #[serde(rename = "docs")]
+    pub live_docs: u64,
     /// Documents marked deleted, still in the files until `compact`.
     pub deleted: u64,
     /// Distinct SPLADE terms, summed over segments.
@@ -274,7 +276,7 @@ pub struct IndexStats {
 pub(crate) fn stats_of(meta: &Meta) -> IndexStats {
     let lexical = || meta.segments.iter().filter_map(|s| s.lexical.as_ref());
     IndexStats {
-        docs: meta.live_docs(),
+        live_docs: meta.live_docs(),
         deleted: meta.deleted,
         terms: meta.segments.iter().map(|s| s.terms).sum(),
         postings: meta.postings,

@@ -1,4 +1,14 @@
-//! The byte-level codecs of the index files (`docs/format.md`).
+//! The byte-level codecs of the index files, one file per section of
+//! `docs/format.md`. Each writes its file through `frame.rs` (temp name,
+//! header, CRC footer, fsync, rename) and reads it back from a memory map,
+//! checking only what is cheap on open; none of them panics on damaged
+//! bytes. They import only each other and the index's error type.
+//!
+//! `block.rs` is the posting-list codec proper (doc gaps and fixed-width
+//! codes of 1, 2 or 4 bytes in blocks of 128, behind a skip directory); it
+//! knows nothing of what the codes mean, so a second kind of postings (for
+//! instance term frequencies) can reuse it in a file of its own beside
+//! `postings.rs`.
 
 pub(crate) mod block;
 pub(crate) mod deletes;

@@ -22,9 +22,6 @@ pub enum Quantization {
 }
 
 impl Quantization {
-    /// Every scheme, for help texts.
-    pub const ALL: [Quantization; 3] = [Quantization::U16, Quantization::U8, Quantization::F32];
-
     /// The code stored in the postings header.
     pub(crate) fn code(self) -> u32 {
         match self {
@@ -130,18 +127,20 @@ impl Quantizer {
         }
     }
 
-    /// A code in *code units*, the scale scoring multiplies in once per
-    /// query term rather than per posting: the `f32` weight itself for raw
-    /// impacts, the integer code for quantized ones.
+    /// The weight of a code before the segment's scale is applied: the
+    /// `f32` weight itself for raw impacts, the integer code for quantized
+    /// ones. Scoring multiplies the scale in once per query term
+    /// ([`factor`](Self::factor)) rather than per posting;
+    /// [`decode`](Self::decode) is the weight itself.
     #[inline]
-    pub(crate) fn value(&self, code: u32) -> f32 {
+    pub(crate) fn unscaled(&self, code: u32) -> f32 {
         match self.scheme {
             Quantization::F32 => f32::from_bits(code),
             _ => code as f32,
         }
     }
 
-    /// What a query weight is multiplied by so that `factor * value(code)`
+    /// What a query weight is multiplied by so that `factor * unscaled(code)`
     /// is the posting's contribution: `query_weight` for raw impacts,
     /// `query_weight * scale` for quantized ones.
     #[inline]
@@ -167,9 +166,11 @@ impl Quantizer {
 mod tests {
     use super::*;
 
+    const ALL: [Quantization; 3] = [Quantization::U16, Quantization::U8, Quantization::F32];
+
     #[test]
     fn names_round_trip() {
-        for q in Quantization::ALL {
+        for q in ALL {
             assert_eq!(q.to_string().parse::<Quantization>().unwrap(), q);
             let json = serde_json::to_string(&q).unwrap();
             assert_eq!(json, format!("\"{q}\""));
@@ -180,7 +181,7 @@ mod tests {
 
     #[test]
     fn encode_decode_error_is_bounded() {
-        for scheme in Quantization::ALL {
+        for scheme in ALL {
             let q = Quantizer {
                 scheme,
                 scale: scheme.scale_for(2.8),

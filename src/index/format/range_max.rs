@@ -7,7 +7,7 @@
 //! maximum, so that a bound never falls below a weight. Ranges are small
 //! (8 documents) because a range's bound is a sum of per-term maxima that
 //! different documents reach: the fewer documents, the tighter the sum. On
-//! a reordered index (`reorder.rs`) most terms are absent from most ranges.
+//! a reordered index (`write/reorder.rs`) most terms are absent from most ranges.
 //! When the size was chosen, at 1M synthetic documents (`benches/search.rs`,
 //! an earlier search loop), pruned exact search took 2.3 ms with ranges of
 //! 8, 2.8 ms with 16 and 3.6 ms with 32 (exhaustive: 6.0 ms), for a table
@@ -22,7 +22,7 @@
 //! range; a sparse one `count` `u32` ranges, then `count` step bytes.
 //! Segments written before format 3, and segments of fewer than
 //! `STORED_MIN_DOCS` documents, have no `.bmx`: the same bytes are then
-//! built in memory on the first pruned search.
+//! built in memory on the first pruned search (`read/maxima.rs`).
 
 use crate::index::error::IndexError;
 use crate::index::format::frame::FileMeta;
@@ -63,7 +63,8 @@ pub(crate) fn ranges(docs: u32) -> usize {
 }
 
 /// Appends the data of one term (`docs` increasing, `values[i]` the weight
-/// of `docs[i]` in code units) to `out`; returns `(count, dense, unit)`.
+/// of `docs[i]` unscaled, see `Quantizer::unscaled`) to `out`; returns
+/// `(count, dense, unit)`.
 pub(crate) fn encode_term(
     docs: &[u32],
     values: impl Fn(usize) -> f32,
@@ -163,7 +164,7 @@ impl RangeMaxWriter {
 
 /// One term's maxima, borrowed from the table.
 pub(crate) struct TermRanges<'a> {
-    /// Weight of one step, in code units (`code` for quantized lists, the
+    /// Weight of one step, unscaled (`code` for quantized lists, the
     /// `f32` weight for raw ones).
     unit: f32,
     steps: Steps<'a>,

@@ -1,6 +1,7 @@
 //! From external ids to ordinals. The doc tables map ordinal -> id only
-//! (that is all search needs); the writer (duplicate ids), append, delete
-//! and explain need the other direction, so it is built on demand: a hash
+//! (that is all search needs); the writer (duplicate ids), append and
+//! delete need the other direction for many ids (one lookup, as `explain`
+//! makes, is `Index::find`, a scan), so it is built on demand: a hash
 //! of each id to its ordinal, with the id itself kept only on a hash
 //! collision, costs about 16 bytes per document. The ids themselves stay
 //! where they are (the doc tables, the writer's buffer): a lookup reads the

@@ -27,18 +27,20 @@ pub(crate) fn build<'a>(
     RangeMax::assemble(parts, n_ranges)
 }
 
-/// [`build`] spread over rayon's threads. Never call it
-/// while initialising a cell that the parallel work could touch
-/// (`OnceLock::get_or_init`): a thread waiting for its stolen part
-/// runs other queued work, which may re-enter the same initialisation
-/// on that thread, a deadlock (rayon issue 1251).
-pub(crate) fn build_parallel<'a>(
-    lists: impl IndexedParallelIterator<Item = Option<PostingList<'a>>>,
-    quant: Quantizer,
-    docs: u32,
-) -> RangeMax {
+/// [`build`] of the lists `list(0..terms)`, spread over rayon's threads.
+/// Never call it while initialising a cell that the parallel work could
+/// touch (`OnceLock::get_or_init`): a thread waiting for its stolen part
+/// runs other queued work, which may re-enter the same initialisation on
+/// that thread, a deadlock (rayon issue 1251).
+pub(crate) fn build_parallel<'a, F>(list: F, terms: usize, quant: Quantizer, docs: u32) -> RangeMax
+where
+    F: Fn(usize) -> Option<PostingList<'a>> + Sync,
+{
     let n_ranges = ranges(docs);
-    let parts = lists.map(|list| term_part(list, quant, n_ranges)).collect();
+    let parts = (0..terms)
+        .into_par_iter()
+        .map(|i| term_part(list(i), quant, n_ranges))
+        .collect();
     RangeMax::assemble(parts, n_ranges)
 }
 
@@ -53,7 +55,7 @@ fn term_part(
     if let Some(l) = list {
         let _ = l.for_each(|d, c| {
             ds.push(d);
-            vs.push(quant.value(c));
+            vs.push(quant.unscaled(c));
         });
     }
     let mut out = Vec::new();
@@ -69,7 +71,7 @@ mod tests {
     use crate::index::format::quant::Quantization;
     use crate::index::format::range_max::{RANGE_SHIFT, RangeMaxWriter};
 
-    /// 16-bit codes: a code's value is the code.
+    /// 16-bit codes at scale 1: a code's unscaled weight is the code.
     const CODES: Quantizer = Quantizer {
         scheme: Quantization::U16,
         scale: 1.0,
@@ -154,7 +156,7 @@ mod tests {
             .map(|(b, n)| PostingList::new(b, *n, 2))
             .collect();
         let in_memory = build(views.clone(), CODES, 5000);
-        let in_parallel = build_parallel(views.into_par_iter(), CODES, 5000);
+        let in_parallel = build_parallel(|i| views[i], views.len(), CODES, 5000);
         assert_eq!(in_memory.bytes(), in_parallel.bytes());
         for t in 0..2 {
             let (mut a, mut b) = (vec![0.0f32; ranges(5000)], vec![0.0f32; ranges(5000)]);

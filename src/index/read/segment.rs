@@ -5,8 +5,6 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rayon::prelude::*;
-
 use crate::index::error::IndexError;
 use crate::index::format::block::PostingList;
 use crate::index::format::deletes::Bitmap;
@@ -124,10 +122,8 @@ impl Segment {
         if self.has_range_max() {
             return;
         }
-        let lists = (0..self.terms.len())
-            .into_par_iter()
-            .map(|i| self.list(&self.terms.info(i)));
-        let table = maxima::build_parallel(lists, self.quant, self.docs);
+        let list = |i| self.list(&self.terms.info(i));
+        let table = maxima::build_parallel(list, self.terms.len(), self.quant, self.docs);
         // Another thread may have set it meanwhile: the same bytes.
         let _ = self.range_max.set(table);
     }

@@ -1,4 +1,9 @@
-//! Building, committing, compacting and reordering an index.
+//! Every change of an index: a build or append (`writer.rs`, postings
+//! accumulated by `spill.rs`, files written by `segment.rs`), a delete
+//! (`delete.rs`) and a compaction (`compact.rs`, optionally reordered by
+//! `reorder.rs`). Each begins under the write lock (`lock.rs`) and
+//! publishes through `commit.rs`: new files under fresh names, `meta.json`
+//! last, unreferenced files removed.
 
 pub(crate) mod commit;
 pub(crate) mod compact;

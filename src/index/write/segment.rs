@@ -133,7 +133,7 @@ fn write_postings(
         }
         let info = w.push(&docs, &codes)?;
         if let Some(m) = &mut maxima {
-            m.push(&docs, |i| quant.value(codes[i]))?;
+            m.push(&docs, |i| quant.unscaled(codes[i]))?;
         }
         dict.push(term, info)
     })?;
