@@ -417,6 +417,27 @@ fn add_document(
     Ok(())
 }
 
+/// The encoder of the documents: none for a lexical-only build or an
+/// append to a lexical-only index (no model is loaded), else the index's
+/// model for an append (or --model, which must be the same), --model for a
+/// build.
+fn document_encoder(args: &IndexArgs) -> anyhow::Result<Option<Encoder>> {
+    let appended = if args.append {
+        Some(check_append(args)?)
+    } else {
+        None
+    };
+    // An append writes what the index holds.
+    let splade = appended
+        .as_ref()
+        .map_or(!args.lexical_only, Index::has_splade);
+    Ok(match (&appended, splade) {
+        (_, false) => None,
+        (Some(index), true) => Some(query_encoder(index, &args.model)?),
+        (None, true) => Some(args.model.load()?),
+    })
+}
+
 fn build_from_documents(
     args: &IndexArgs,
     bm25: Option<Bm25Params>,
@@ -425,22 +446,7 @@ fn build_from_documents(
     let (format, fields) = args.input_args.format_and_fields();
     announce_stdin(&args.input, "documents");
     let mut reader = RecordReader::open(&args.input, format, fields)?;
-    let appended = if args.append {
-        Some(check_append(args)?)
-    } else {
-        None
-    };
-    // An append writes what the index holds; a lexical-only one loads no model.
-    let splade = appended
-        .as_ref()
-        .map_or(!args.lexical_only, Index::has_splade);
-    let encoder = match (&appended, splade) {
-        (_, false) => None,
-        // The index's model (or --model, which must be the same).
-        (Some(index), true) => Some(query_encoder(index, &args.model)?),
-        (None, true) => Some(args.model.load()?),
-    };
-    drop(appended);
+    let encoder = document_encoder(args)?;
     let model = encoder.as_ref().map(model_info).transpose()?;
     let mut writer = open_writer(args, model, bm25)?;
     let lexical = writer.writes_lexical();
@@ -561,7 +567,6 @@ fn build_from_vectors(
         .find_map(|r| r.as_ref().ok())
         .is_some_and(|r| r.text.is_some());
     let mut writer = open_writer(args, model, bm25.filter(|_| with_text || args.append))?;
-    let lexical = writer.writes_lexical();
     let bar = progress(input_len(&args.input), quiet, "indexing vectors");
     let mut skipped = 0;
     // Parsing (JSON, the larger cost) of the next batch runs beside adding
@@ -569,31 +574,42 @@ fn build_from_vectors(
     while !batch.is_empty() {
         let (next, added) = rayon::join(
             || reader.next_batch(VECTOR_BATCH),
-            || -> anyhow::Result<()> {
-                let analyzed = analyze_vectors(lexical, &batch);
-                for (record, counts) in batch.into_iter().zip(&analyzed) {
-                    let record = match record {
-                        Ok(r) => r,
-                        Err(err @ splade::Error::Input { .. }) if args.input_args.skip_invalid => {
-                            bar.suspend(|| eprintln!("splade: skipped {err}"));
-                            skipped += 1;
-                            continue;
-                        }
-                        Err(err) => return Err(err.into()),
-                    };
-                    let terms: Vec<(&str, f32)> =
-                        record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                    let origin = format!("{name}:{}", record.line);
-                    writer.add_document(&record.id, &terms, counts.as_ref(), None, &origin)?;
-                }
-                bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
-                Ok(())
-            },
+            || add_vectors(&mut writer, batch, &name, args, &bar),
         );
-        added?;
+        skipped += added?;
         bar.set_position(reader.bytes_read());
         batch = next;
     }
     bar.finish_and_clear();
     Ok((writer, skipped, EncodeStats::default()))
+}
+
+/// Adds a batch of vector records (with their analyzed texts when the
+/// writer keeps lexical postings); returns how many bad records were
+/// skipped (--skip-invalid).
+fn add_vectors(
+    writer: &mut IndexWriter,
+    batch: Vec<splade::Result<VectorRecord>>,
+    source: &str,
+    args: &IndexArgs,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<u64> {
+    let mut skipped = 0;
+    let analyzed = analyze_vectors(writer.writes_lexical(), &batch);
+    for (record, counts) in batch.into_iter().zip(&analyzed) {
+        let record = match record {
+            Ok(r) => r,
+            Err(err @ splade::Error::Input { .. }) if args.input_args.skip_invalid => {
+                bar.suspend(|| eprintln!("splade: skipped {err}"));
+                skipped += 1;
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let terms: Vec<(&str, f32)> = record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
+        let origin = format!("{source}:{}", record.line);
+        writer.add_document(&record.id, &terms, counts.as_ref(), None, &origin)?;
+    }
+    bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
+    Ok(skipped)
 }

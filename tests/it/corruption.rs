@@ -1,7 +1,8 @@
 //! Corruption: flipped and truncated bytes in every index file, `meta.json`
 //! included, of an index that has every file type: a segment of 50,000
 //! documents (the size from which range maxima, `.bmx`, are written) and
-//! an appended one, stored texts (`.sto`) and deletes (`.del`) in both.
+//! an appended one, stored texts (`.sto`), deletes (`.del`) and lexical
+//! postings (`.lxp`, `.lxt`, `.lxd`) in both.
 //! Most cases run in-process (open, search, verify under `catch_unwind`); a
 //! sample runs through the binary.
 //!
@@ -17,7 +18,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use splade::index::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions};
-use splade::search::search;
+use splade::lexical::{Analyzer, Bm25Params, TermCounts, document_text};
+use splade::search::{search, search_bm25};
 
 use crate::fixtures::{Style, WORDS, run_splade, stderr, stdout, write_tiny_model};
 use crate::fuzz_smoke::Rng;
@@ -42,7 +44,12 @@ const APPENDED: u32 = 300;
 /// Deleted documents, in both segments.
 const DELETED: [&str; 3] = ["doc-3", "doc-40000", "doc-50100"];
 /// The file types every damaged index has.
-const FILE_TYPES: [&str; 6] = ["bmx", "del", "doc", "pst", "sto", "ter"];
+const FILE_TYPES: [&str; 9] = [
+    "bmx", "del", "doc", "lxd", "lxp", "lxt", "pst", "sto", "ter",
+];
+
+/// BM25 queries over the documents' texts (`n{d}`) and titles (`t{d}`).
+const TEXT_QUERIES: [&str; 3] = ["n3 n40000 t8", "n50001 n50002 t50004", "t0 t4 t12 n7"];
 
 /// The vector of document `d`: for the first 700 and the appended ones a
 /// few tokens, skewed so that `the` and `law` have lists of several blocks;
@@ -65,15 +72,25 @@ fn doc_terms(d: u32) -> Vec<(&'static str, f32)> {
 fn build(dir: &Path) {
     let options = WriterOptions {
         store: true,
+        lexical: Some(Bm25Params::default()),
         ..WriterOptions::default()
     };
+    let analyzer = Analyzer::english();
     let add = |w: &mut IndexWriter, d: u32| {
         let stored = StoredDoc {
             title: d.is_multiple_of(4).then(|| format!("t{d}")),
             text: format!("n{d}"),
         };
-        w.add(&format!("doc-{d}"), &doc_terms(d), Some(&stored), "x")
-            .unwrap();
+        let text = document_text(stored.title.as_deref().unwrap_or(""), &stored.text);
+        let counts = TermCounts::of(&analyzer, &text);
+        w.add_document(
+            &format!("doc-{d}"),
+            &doc_terms(d),
+            Some(&counts),
+            Some(&stored),
+            "x",
+        )
+        .unwrap();
     };
     let mut w = IndexWriter::create(dir, options).unwrap();
     (0..BIG).for_each(|d| add(&mut w, d));
@@ -101,21 +118,22 @@ fn assert_every_file_type(names: &[String]) {
 type Answers = Vec<Vec<(String, u32, Option<StoredDoc>)>>;
 
 fn answers(index: &Index) -> Answers {
-    queries()
+    let shown = |hits: &[splade::search::Hit]| -> Vec<(String, u32, Option<StoredDoc>)> {
+        hits.iter()
+            .map(|h| {
+                (
+                    index.doc_id(h.doc).to_owned(),
+                    h.score.to_bits(),
+                    index.stored(h.doc),
+                )
+            })
+            .collect()
+    };
+    let splade = queries().into_iter().map(|q| shown(&search(index, &q, 20)));
+    let bm25 = TEXT_QUERIES
         .iter()
-        .map(|q| {
-            search(index, q, 20)
-                .iter()
-                .map(|h| {
-                    (
-                        index.doc_id(h.doc).to_owned(),
-                        h.score.to_bits(),
-                        index.stored(h.doc),
-                    )
-                })
-                .collect()
-        })
-        .collect()
+        .map(|q| shown(&search_bm25(index, q, 20).unwrap_or_default()));
+    splade.chain(bm25).collect()
 }
 
 /// What one damaged index did.
@@ -194,7 +212,7 @@ fn check_one(dir: &Path, damaged: &str, intact: &Answers, tally: &mut Tally) -> 
 }
 
 /// Flips one random bit at ~260 positions of every file and truncates every
-/// file at ~45 lengths: over 3,000 damaged indexes (12 files), each opened,
+/// file at ~45 lengths: over 5,000 damaged indexes (18 files), each opened,
 /// searched and verified. Every damaged segment file is refused.
 #[test]
 fn flipped_and_truncated_bytes_are_caught_or_harmless() {
@@ -257,7 +275,7 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
         std::fs::write(work.join(name), &bytes).unwrap();
     }
     eprintln!("corruption: {tally:?}");
-    assert!(tally.cases >= 3000, "{tally:?}");
+    assert!(tally.cases >= 5000, "{tally:?}");
     for (t, (cases, refused)) in &tally.by_type {
         assert!(
             t == "json" || refused == cases,
@@ -303,9 +321,10 @@ fn damaged_index_through_the_binary() {
                 .into_iter()
                 .map(|(t, w)| (t.to_owned(), (w as f64).into()))
                 .collect();
+            // The index has lexical postings: appended vectors carry texts.
             format!(
                 "{}\n",
-                serde_json::json!({"id": format!("doc-{d}"), "vector": v})
+                serde_json::json!({"id": format!("doc-{d}"), "vector": v, "text": format!("n{d}")})
             )
         })
         .collect();

@@ -31,7 +31,7 @@ use crate::index::format::quant::Quantizer;
 use crate::index::format::stored::StoredWriter;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{begin_change, publish};
-use crate::index::write::lexical::LexicalBuilder;
+use crate::index::write::lexical::{LexicalBuilder, split_budget};
 use crate::index::write::lock::LockWait;
 use crate::index::write::reorder;
 use crate::index::write::segment::{NewSegment, write_segment};
@@ -117,38 +117,26 @@ fn write_merged(
     // (deleting documents does not disturb the clustering).
     let reordered =
         options.reorder || (!old.segments.is_empty() && old.segments.iter().all(|s| s.reordered));
-    let live = new_order(index, options.reorder);
-    let mut new_ord = vec![u32::MAX; index.num_docs() as usize];
-    let mut ids = Vec::with_capacity(live.len());
-    let mut stored = if old.store {
-        Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
-    } else {
-        None
+    let (splade_budget, lexical_budget) =
+        split_budget(options.memory_budget, old.splade, old.lexical.is_some());
+    let mut merged = Merged {
+        new_ord: vec![u32::MAX; index.num_docs() as usize],
+        ids: Vec::new(),
+        stored: if old.store {
+            Some(StoredWriter::create(dir, &format!("{stem}.sto"))?)
+        } else {
+            None
+        },
+        lexical: old
+            .lexical
+            .as_ref()
+            .map(|_| LexicalBuilder::new(dir, &stem, lexical_budget)),
     };
-    // The budget is shared as a build shares it.
-    let budget = options.memory_budget;
-    let (splade_budget, lexical_budget) = match (old.splade, old.lexical.is_some()) {
-        (true, true) => (budget - budget / 4, budget / 4),
-        _ => (budget, budget),
-    };
-    let mut lexical = old
-        .lexical
-        .as_ref()
-        .map(|_| LexicalBuilder::new(dir, &stem, lexical_budget));
-    for doc in live {
-        new_ord[doc as usize] = ids.len() as u32;
-        ids.push(index.doc_id(doc));
-        if let Some(s) = &mut stored {
-            s.push(index.stored(doc).as_ref())?;
-        }
-        if let Some(l) = &mut lexical {
-            l.push_length(index.lexical_doc_len(doc));
-        }
-    }
+    merged.copy_documents(index, new_order(index, options.reorder))?;
     let mut postings = Accumulator::new(dir, &stem, splade_budget);
-    let num_postings = renumber_postings(index, &new_ord, &mut postings)?;
-    if let Some(l) = &mut lexical {
-        renumber_lexical(index, &new_ord, l)?;
+    let num_postings = renumber_postings(index, &merged.new_ord, &mut postings)?;
+    if let Some(l) = &mut merged.lexical {
+        renumber_lexical(index, &merged.new_ord, l)?;
     }
     let segment = write_segment(
         dir,
@@ -156,12 +144,12 @@ fn write_merged(
             stem: &stem,
             postings,
             quant: Quantizer::for_max_weight(old.quantization, max_weight),
-            ids: &ids,
-            stored,
+            ids: &merged.ids,
+            stored: merged.stored,
             num_postings,
             max_weight,
             reordered,
-            lexical,
+            lexical: merged.lexical,
         },
     )?;
     let mut meta = Meta::new(generation, old.model.clone(), old.quantization, old.store);
@@ -169,6 +157,35 @@ fn write_merged(
     meta.lexical = old.lexical.clone();
     meta.push_segment(segment);
     Ok(meta)
+}
+
+/// The merged segment being assembled, besides its SPLADE postings.
+struct Merged<'a> {
+    /// New ordinal of every old one (`u32::MAX`: dropped).
+    new_ord: Vec<u32>,
+    /// External ids by new ordinal.
+    ids: Vec<&'a str>,
+    stored: Option<StoredWriter>,
+    lexical: Option<LexicalBuilder>,
+}
+
+impl<'a> Merged<'a> {
+    /// Numbers the documents `live` (old ordinals, in their new order) and
+    /// copies what each keeps: id, stored text, lexical length.
+    fn copy_documents(&mut self, index: &'a Index, live: Vec<u32>) -> Result<(), IndexError> {
+        self.ids.reserve(live.len());
+        for doc in live {
+            self.new_ord[doc as usize] = self.ids.len() as u32;
+            self.ids.push(index.doc_id(doc));
+            if let Some(s) = &mut self.stored {
+                s.push(index.stored(doc).as_ref())?;
+            }
+            if let Some(l) = &mut self.lexical {
+                l.push_length(index.lexical_doc_len(doc));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The live documents of `index` in their new order: as they are, or in

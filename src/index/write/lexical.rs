@@ -18,6 +18,18 @@ use crate::lexical::TermCounts;
 /// The largest tf the accumulator's `f32` holds exactly (2^24).
 const MAX_TF: u32 = 1 << 24;
 
+/// The memory budget of a build or compaction split between the SPLADE
+/// and the lexical accumulators, `(splade, lexical)`: the lexical postings
+/// are the smaller part (about a quarter as many on MS MARCO passages) and
+/// get a quarter, unless they are all there is (or absent).
+pub(crate) fn split_budget(budget: u64, splade: bool, lexical: bool) -> (u64, u64) {
+    if splade && lexical {
+        (budget - budget / 4, budget / 4)
+    } else {
+        (budget, budget)
+    }
+}
+
 /// The lexical postings and lengths of a segment being built.
 pub(crate) struct LexicalBuilder {
     acc: Accumulator,

@@ -23,7 +23,7 @@ use crate::index::read::ids::IdMap;
 use crate::index::read::index::Index;
 use crate::index::write::commit::{Change, begin_build, begin_change, publish};
 use crate::index::write::delete::with_deletes;
-use crate::index::write::lexical::LexicalBuilder;
+use crate::index::write::lexical::{LexicalBuilder, split_budget};
 use crate::index::write::lock::{LockWait, WriteLock};
 use crate::index::write::segment::{NewSegment, write_segment};
 use crate::index::write::spill::Accumulator;
@@ -202,13 +202,11 @@ impl IndexWriter {
         } else {
             None
         };
-        // The lexical postings are the smaller part: a quarter of the
-        // budget, unless they are all there is.
-        let budget = options.memory_budget;
-        let (splade_budget, lexical_budget) = match (options.splade, options.lexical) {
-            (true, Some(_)) => (budget - budget / 4, budget / 4),
-            _ => (budget, budget),
-        };
+        let (splade_budget, lexical_budget) = split_budget(
+            options.memory_budget,
+            options.splade,
+            options.lexical.is_some(),
+        );
         let lexical = options
             .lexical
             .map(|_| LexicalBuilder::new(dir, &stem, lexical_budget));
