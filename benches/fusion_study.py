@@ -95,7 +95,11 @@ def norm_z(lst):
     if not lst:
         return {}, 0.0
     s = [x for _, x in lst]
-    m, sd = st.fmean(s), (st.pstdev(s) or 1.0)
+    m, sd = st.fmean(s), st.pstdev(s)
+    if sd == 0:
+        # As src/search/fusion.rs: a flat list's documents stand one unit
+        # above the missing ones.
+        return {d: 0.0 for d, _ in lst}, -1.0
     z = {d: (x - m) / sd for d, x in lst}
     return z, min(z.values())
 
