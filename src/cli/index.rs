@@ -230,15 +230,7 @@ fn check_append(args: &IndexArgs) -> anyhow::Result<Index> {
 /// What an index records about the model that encoded it, and how: search
 /// encodes queries with the same settings.
 pub fn model_info(encoder: &Encoder) -> anyhow::Result<ModelInfo> {
-    Ok(ModelInfo {
-        id: encoder.files().id.clone(),
-        revision: encoder.files().revision.clone(),
-        fingerprint: encoder.fingerprint()?.to_owned(),
-        weights_file: encoder.weights_stamp(),
-        max_length: u32::try_from(encoder.max_length()).ok(),
-        precision: Some(encoder.precision()),
-        long_docs: Some(encoder.long_docs()),
-    })
+    Ok(encoder.model_info()?)
 }
 
 /// The model that made pre-encoded vectors: how they were encoded is not
@@ -281,7 +273,7 @@ fn build_from_documents(
                     title: doc.title.clone(),
                     text: doc.body.clone(),
                 });
-                writer.add(
+                writer.add_from(
                     &doc.id,
                     &terms,
                     stored.as_ref(),
@@ -360,7 +352,12 @@ fn build_from_vectors(
                     };
                     let terms: Vec<(&str, f32)> =
                         record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                    writer.add(&record.id, &terms, None, &format!("{name}:{}", record.line))?;
+                    writer.add_from(
+                        &record.id,
+                        &terms,
+                        None,
+                        &format!("{name}:{}", record.line),
+                    )?;
                 }
                 bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
                 Ok(())

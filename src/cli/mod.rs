@@ -13,12 +13,14 @@ mod explain;
 mod index;
 mod info;
 mod search;
+mod threads;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 pub use common::{hint, is_broken_pipe};
+pub use threads::configure_threads;
 
 /// Learned sparse retrieval (SPLADE) from the command line.
 ///

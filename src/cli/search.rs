@@ -10,7 +10,7 @@ use splade::encoder::{Encoder, LongDocs, Precision};
 use splade::index::{Index, ModelInfo};
 use splade::io::output::column_safe;
 use splade::io::{InputFormat, RecordReader};
-use splade::search::{Hit, SearchOptions, Strategy, search_batch_with, search_with};
+use splade::search::{Hit, Query, SearchOptions, Strategy, search_batch_with, search_with};
 
 use super::common::{
     FieldNames, LongDocsMode, ModelArgs, PrecisionMode, announce_stdin, load_encoder, note,
@@ -138,15 +138,7 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match (&args.query, &args.queries) {
         (Some(q), _) => {
-            let hits = search_with(
-                &index,
-                &query_terms(&encoder, q)?
-                    .iter()
-                    .map(|(t, w)| (t.as_str(), *w))
-                    .collect::<Vec<_>>(),
-                args.k,
-                &args.options(),
-            );
+            let hits = search_with(&index, &encoder.query(q)?, args.k, &args.options());
             write_hits(&mut out, &index, None, &hits, format, &args)?;
         }
         (None, Some(path)) => {
@@ -226,7 +218,7 @@ pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder>
                 )?,
                 Some(_) => args.load()?,
             };
-            if !encoder.is_model(&info.fingerprint, info.weights_file.as_ref())? {
+            if !encoder.is_model(&info)? {
                 let which = match named {
                     Some(name) => format!("--model {name}"),
                     None => format!("the model now at `{}`", info.id),
@@ -339,8 +331,11 @@ pub fn run_queries_with(
     let texts: Vec<String> = queries.iter().map(|q| q.full_text()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = encoder.encode(&refs)?;
-    let terms: Vec<Vec<(String, f32)>> = vectors.iter().map(|v| owned(encoder.terms(v))).collect();
-    let results = search_batch_with(index, &terms, k, options);
+    let encoded: Vec<Query> = vectors
+        .iter()
+        .map(|v| Query::new(encoder.terms(v)))
+        .collect();
+    let results = search_batch_with(index, &encoded, k, options);
     Ok((queries.into_iter().map(|q| q.id).collect(), results))
 }
 

@@ -51,7 +51,9 @@ pub use compact::{CompactOptions, compact, compact_with};
 pub use deletes::{DeleteOptions, DeleteOutcome, delete};
 pub use error::IndexError;
 pub use lock::{LOCK_FILE, LockWait};
-pub use meta::{DeletesMeta, FileMeta, META_FILE, Meta, SegmentMeta};
+#[cfg(test)]
+pub(crate) use meta::META_FILE;
+pub use meta::Meta;
 pub use quant::Quantization;
 pub use reader::Index;
 pub use writer::{AppendOptions, IndexWriter, WriterOptions};
@@ -89,7 +91,7 @@ pub struct ModelInfo {
     /// a model whose file still has this stamp needs no hashing to match
     /// (a cache; absent for hub models and older indexes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights_file: Option<crate::encoder::FileStamp>,
+    pub(crate) weights_file: Option<crate::encoder::FileStamp>,
     /// Truncation length in tokens the documents were encoded with. This
     /// and the next two fields are absent in indexes written before they
     /// were recorded, and for indexes built from vectors: then nothing is

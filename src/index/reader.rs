@@ -288,8 +288,14 @@ impl Index {
     }
 
     /// The parsed `meta.json`.
-    pub fn meta(&self) -> &Meta {
+    pub(crate) fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// The model that encoded the documents, as the writer recorded it
+    /// (`None` for an index built from vectors without naming one).
+    pub fn model(&self) -> Option<&super::ModelInfo> {
+        self.meta.model.as_ref()
     }
 
     /// Counts and total size of the index.

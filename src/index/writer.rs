@@ -58,8 +58,10 @@ impl Default for WriterOptions {
 }
 
 /// Builds one new index in a directory ([`create`](Self::create)), or one
-/// new segment of an existing index ([`append`](Self::append)); see the
-/// module docs.
+/// new segment of an existing index ([`append`](Self::append)), published
+/// atomically by [`commit`](Self::commit): until then readers see the
+/// index as it was, and a writer dropped without `commit` leaves nothing
+/// behind. One writer at a time holds an index (`write.lock`).
 ///
 /// After an `Err` from [`add`](Self::add) that is not `DuplicateId` or
 /// `InvalidVector` (i.e. an I/O error), drop the writer: the previous index
@@ -239,10 +241,34 @@ impl IndexWriter {
         self.id_ends.push(self.ids.len() as u64);
     }
 
-    /// Adds the next document. `terms` may come in any order; each weight
-    /// must be finite and positive and each token appear once. `origin`
-    /// (e.g. `docs.jsonl:3`) is quoted by duplicate-id errors.
-    pub fn add(
+    /// Adds the next document, its terms as `(token, weight)` pairs (e.g.
+    /// [`Encoder::terms`](crate::Encoder::terms) of its vector). `terms` may
+    /// come in any order; each weight must be finite and positive and each
+    /// token appear once. Errors name the document by its place among those
+    /// added (`document 3`). An index that stores texts stores none for it.
+    pub fn add(&mut self, id: &str, terms: &[(&str, f32)]) -> Result<(), IndexError> {
+        self.add_from(id, terms, None, &self.next_origin())
+    }
+
+    /// [`add`](Self::add), with the title and text to store when the index
+    /// stores texts ([`WriterOptions::store`]).
+    pub fn add_stored(
+        &mut self,
+        id: &str,
+        terms: &[(&str, f32)],
+        stored: &StoredDoc,
+    ) -> Result<(), IndexError> {
+        self.add_from(id, terms, Some(stored), &self.next_origin())
+    }
+
+    /// How errors name the next document of a library caller.
+    fn next_origin(&self) -> String {
+        format!("document {}", self.id_ends.len() + 1)
+    }
+
+    /// Adds the next document (see [`add`](Self::add)); `origin` (e.g.
+    /// `docs.jsonl:3`) is what errors quote.
+    pub(crate) fn add_from(
         &mut self,
         id: &str,
         terms: &[(&str, f32)],
