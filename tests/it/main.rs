@@ -13,6 +13,7 @@ mod fixtures;
 mod fuzz_smoke;
 mod hub;
 mod index_lib;
+mod library;
 mod license;
 mod loading;
 mod model_check;
