@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use splade::index::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions};
-use splade::search::search;
+use splade::search;
+use splade::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions};
 
-use crate::fixtures::{Style, WORDS, run_splade, stderr, stdout, write_tiny_model};
+use crate::fixtures::{Style, WORDS, query, run_splade, stderr, stdout, write_tiny_model};
 use crate::fuzz_smoke::Rng;
 
 /// Weighted queries over the index's tokens.
@@ -72,7 +72,7 @@ fn build(dir: &Path) {
             title: d.is_multiple_of(4).then(|| format!("t{d}")),
             text: format!("n{d}"),
         };
-        w.add(&format!("doc-{d}"), &doc_terms(d), Some(&stored), "x")
+        w.add_stored(&format!("doc-{d}"), &doc_terms(d), &stored)
             .unwrap();
     };
     let mut w = IndexWriter::create(dir, options).unwrap();
@@ -81,7 +81,7 @@ fn build(dir: &Path) {
     let mut w = IndexWriter::append(dir, AppendOptions::default()).unwrap();
     (BIG..BIG + APPENDED).for_each(|d| add(&mut w, d));
     w.commit().unwrap();
-    splade::index::delete(dir, &DELETED, &Default::default()).unwrap();
+    splade::delete(dir, &DELETED, &Default::default()).unwrap();
 }
 
 /// The extension of an index file name (`seg-000001.000003.del`: `del`).
@@ -104,7 +104,7 @@ fn answers(index: &Index) -> Answers {
     queries()
         .iter()
         .map(|q| {
-            search(index, q, 20)
+            search(index, &query(q), 20)
                 .iter()
                 .map(|h| {
                     (
@@ -208,7 +208,7 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         // The writers' lock file holds no index data.
-        .filter(|n| n != splade::index::LOCK_FILE)
+        .filter(|n| n != splade::internal::LOCK_FILE)
         .collect();
     names.sort();
     assert_every_file_type(&names);
