@@ -13,6 +13,9 @@ use splade::search::{Hit, Query, SearchOptions, search_batch_with, search_bm25};
 use super::common::ModelArgs;
 use super::query::query_encoder;
 
+/// The hits of each text of a batch, best first.
+type Rankings = Vec<Vec<Hit>>;
+
 /// What ranks the documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
@@ -173,11 +176,7 @@ impl<'a> Ranker<'a> {
 
     /// Each side's top `max(k, fusion::DEFAULT_DEPTH)` of every text: what
     /// hybrid ranking fuses.
-    pub fn both_sides(
-        &self,
-        texts: &[String],
-        k: usize,
-    ) -> anyhow::Result<(Vec<Vec<Hit>>, Vec<Vec<Hit>>)> {
+    pub fn both_sides(&self, texts: &[String], k: usize) -> anyhow::Result<(Rankings, Rankings)> {
         let depth = k.max(fusion::DEFAULT_DEPTH);
         Ok((self.bm25(texts, depth)?, self.splade(texts, depth)?))
     }
