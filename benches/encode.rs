@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use splade::encoder::{Encoder, EncoderOptions, ModelSource};
-use splade::io::{InputFormat, RecordReader};
+use splade::internal::{InputFormat, RecordReader};
+use splade::{Encoder, EncoderOptions, ModelSource};
 
 fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var)
@@ -34,8 +34,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    // Threads as the `splade` binary sets them up, to measure what it does.
     // SAFETY: nothing else runs yet, so no thread reads the environment.
-    unsafe { splade::encoder::configure_threads(None) };
+    unsafe { splade::cli::configure_threads(None) };
     let model = env_path("SPLADE_BENCH_MODEL", "../shared/models/splade-tiny");
     let docs = env_path("SPLADE_BENCH_DOCS", "../shared/data/speed/passages.jsonl");
     let queries = env_path("SPLADE_BENCH_QUERIES", "../shared/data/speed/queries.jsonl");
@@ -56,8 +57,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(32);
     let precision = match std::env::var("SPLADE_BENCH_PRECISION").as_deref() {
-        Ok("bf16") => splade::encoder::Precision::Bf16,
-        _ => splade::encoder::Precision::F32,
+        Ok("bf16") => splade::Precision::Bf16,
+        _ => splade::Precision::F32,
     };
     let max_length = std::env::var("SPLADE_BENCH_MAXLEN")
         .ok()

@@ -20,9 +20,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use splade::index::Index;
-use splade::io::vectors::VectorReader;
-use splade::search::{Hit, SearchOptions, Searcher, Strategy};
+use splade::Index;
+use splade::internal::VectorReader;
+use splade::{Hit, Query, SearchOptions, Searcher, Strategy};
 
 struct Args {
     index: PathBuf,
@@ -69,9 +69,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let args = parse();
     let index = Index::open(&args.index).expect("open index");
-    let queries: Vec<(String, Vec<(String, f32)>)> = VectorReader::open(&args.queries)
+    let queries: Vec<(String, Query)> = VectorReader::open(&args.queries)
         .expect("queries")
-        .map(|r| r.map(|r| (r.id, r.terms)).expect("query line"))
+        .map(|r| r.map(|r| (r.id, Query::new(r.terms))).expect("query line"))
         .collect();
     let mut modes = vec![
         ("exhaustive".to_string(), Strategy::Exhaustive, 1.0),
@@ -89,10 +89,7 @@ fn main() {
     for (name, strategy, approx) in modes {
         let options = SearchOptions { strategy, approx };
         let mut searcher = Searcher::new(&index, options);
-        let run = |s: &mut Searcher, q: &[(String, f32)]| {
-            let q: Vec<(&str, f32)> = q.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-            s.search(&q, args.k)
-        };
+        let run = |s: &mut Searcher, q: &Query| s.search(q, args.k);
         if let Some(q) = queries.first().filter(|_| strategy == Strategy::Pruned) {
             let t = Instant::now();
             run(&mut searcher, &q.1);

@@ -21,14 +21,14 @@
 //!   every word in it);
 //! - `index-run`: the same TREC run from an index that `splade index`
 //!   built (`--lexical-only`, or with its default lexical postings), by
-//!   `splade::search::search_bm25_batch`: the parity check through the real
+//!   `splade::search_bm25_batch`: the parity check through the real
 //!   index files.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-use splade::io::{FieldNames, InputFormat, RecordReader};
+use splade::internal::{FieldNames, InputFormat, RecordReader};
 use splade::lexical::bm25::{idf, term_weight};
 use splade::lexical::{Analyzer, Bm25Params, CollectionStats};
 
@@ -201,11 +201,11 @@ fn run(corpus: &str, queries: &str, params: Bm25Params, top: usize) -> Result<()
 /// `search_bm25` over the index at `dir`, every query of `queries`: the
 /// ranking of `run`, read from the index's lexical postings.
 fn index_run(dir: &str, queries: &str, top: usize) -> Result<(), Failure> {
-    let index = splade::index::Index::open(std::path::Path::new(dir))?;
+    let index = splade::Index::open(std::path::Path::new(dir))?;
     let queries = read_texts(queries)?;
     let texts: Vec<&str> = queries.iter().map(|q| q.1.as_str()).collect();
     let start = Instant::now();
-    let runs = splade::search::search_bm25_batch(&index, &texts, top)?;
+    let runs = splade::search_bm25_batch(&index, &texts, top)?;
     let searched = start.elapsed();
     let mut out = BufWriter::new(std::io::stdout().lock());
     for ((qid, _), hits) in queries.iter().zip(&runs) {

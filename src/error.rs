@@ -91,7 +91,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with the path it happened on.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
@@ -99,7 +99,7 @@ impl Error {
     }
 
     /// A model-file error.
-    pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+    pub(crate) fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Model {
             path: path.into(),
             message: message.into(),

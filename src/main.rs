@@ -3,13 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-
-mod cli;
+use splade::cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     // SAFETY: nothing else runs yet, so no thread reads the environment.
-    unsafe { splade::encoder::configure_threads(args.threads) };
+    unsafe { cli::configure_threads(args.threads) };
     match cli::run(args) {
         Ok(code) => code,
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,

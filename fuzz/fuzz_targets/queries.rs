@@ -1,6 +1,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use splade::io::InputFormat;
+use splade::internal::InputFormat;
 
 fuzz_target!(|data: &[u8]| splade_fuzz::records(InputFormat::Auto, data));

@@ -15,10 +15,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use splade::eval::{Qrels, Run, evaluate};
-use splade::index::{Index, IndexWriter, Meta, StoredDoc, WriterOptions};
-use splade::io::vectors::VectorReader;
-use splade::io::{FieldNames, InputFormat, RecordReader};
-use splade::search::search;
+use splade::internal::Meta;
+use splade::internal::VectorReader;
+use splade::internal::{FieldNames, InputFormat, RecordReader};
+use splade::search;
+use splade::{Index, IndexWriter, Query, StoredDoc, WriterOptions};
 
 /// The files of a small valid index, built once: name -> bytes, plus its
 /// parsed `meta.json`.
@@ -61,7 +62,7 @@ pub fn template() -> &'static Template {
                 title,
                 text: format!("text of document {d}"),
             };
-            w.add(&format!("doc-{d}"), &template_terms(d), Some(&stored), "t")
+            w.add_stored(&format!("doc-{d}"), &template_terms(d), &stored)
                 .expect("add");
         }
         w.commit().expect("commit");
@@ -205,7 +206,7 @@ pub fn exercise(index: &Index, payload: &[u8]) {
     queries.push(TERMS.iter().map(|t| (*t, 0.5)).collect());
     queries.push(vec![(extra.as_str(), 2.0), ("", 1.0), ("common", f32::NAN)]);
     for q in &queries {
-        let hits = search(index, q, 10);
+        let hits = search(index, &Query::new(q.iter().copied()), 10);
         assert!(hits.len() <= 10);
         for w in hits.windows(2) {
             let ordered =
@@ -277,10 +278,10 @@ pub fn vectors(data: &[u8]) {
         let mut added = Vec::new();
         for rec in &accepted {
             let terms: Vec<(&str, f32)> = rec.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-            match w.add(&rec.id, &terms, None, "fuzz") {
+            match w.add(&rec.id, &terms) {
                 Ok(()) => added.push(rec),
-                Err(splade::index::IndexError::DuplicateId { .. }) => {}
-                Err(splade::index::IndexError::InvalidVector { message, .. })
+                Err(splade::IndexError::DuplicateId { .. }) => {}
+                Err(splade::IndexError::InvalidVector { message, .. })
                     if message.contains("empty term") => {}
                 Err(e) => panic!("reader accepted what the writer refuses: {e}"),
             }
@@ -292,7 +293,7 @@ pub fn vectors(data: &[u8]) {
         for (d, rec) in added.iter().enumerate().take(20) {
             assert_eq!(index.doc_id(d as u32), rec.id);
             let terms: Vec<(&str, f32)> = rec.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-            let hits = search(&index, &terms, 3);
+            let hits = search(&index, &Query::new(terms.iter().copied()), 3);
             // Weights far below f32's normal range may underflow to a zero
             // score; anything reasonable must find its own document.
             if terms.iter().any(|(t, w)| !t.is_empty() && *w >= 1e-3) {

@@ -124,6 +124,8 @@ pub fn load_encoder(
             PrecisionMode::F32 => Precision::F32,
             PrecisionMode::Bf16 => Precision::Bf16,
         },
+        // The global pool `configure_threads` sized.
+        threads: None,
     };
     Encoder::load(&source, &options).with_context(|| {
         // The library names settings in words; say which flags set them.

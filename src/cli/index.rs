@@ -361,15 +361,7 @@ fn check_append_lexical(args: &IndexArgs, index: &Index) -> anyhow::Result<()> {
 /// What an index records about the model that encoded it, and how: search
 /// encodes queries with the same settings.
 pub fn model_info(encoder: &Encoder) -> anyhow::Result<ModelInfo> {
-    Ok(ModelInfo {
-        id: encoder.files().id.clone(),
-        revision: encoder.files().revision.clone(),
-        fingerprint: encoder.fingerprint()?.to_owned(),
-        weights_file: encoder.weights_stamp(),
-        max_length: u32::try_from(encoder.max_length()).ok(),
-        precision: Some(encoder.precision()),
-        long_docs: Some(encoder.long_docs()),
-    })
+    Ok(encoder.model_info()?)
 }
 
 /// The model that made pre-encoded vectors: how they were encoded is not
@@ -413,7 +405,7 @@ fn add_document(
         text: doc.body.clone(),
     });
     let origin = format!("{source}:{}", doc.line);
-    writer.add_document(&doc.id, terms, counts, stored.as_ref(), &origin)?;
+    writer.add_document_from(&doc.id, terms, counts, stored.as_ref(), &origin)?;
     Ok(())
 }
 
@@ -608,7 +600,7 @@ fn add_vectors(
         };
         let terms: Vec<(&str, f32)> = record.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
         let origin = format!("{source}:{}", record.line);
-        writer.add_document(&record.id, &terms, counts.as_ref(), None, &origin)?;
+        writer.add_document_from(&record.id, &terms, counts.as_ref(), None, &origin)?;
     }
     bar.set_message(format!("indexing vectors ({} docs)", writer.num_docs()));
     Ok(skipped)

@@ -18,6 +18,7 @@ mod info;
 mod query;
 mod rank;
 mod search;
+mod threads;
 mod verify;
 
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use common::{hint, is_broken_pipe};
+pub use threads::configure_threads;
 
 /// Learned sparse retrieval (SPLADE) from the command line.
 ///

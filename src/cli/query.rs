@@ -64,7 +64,7 @@ pub fn query_encoder(index: &Index, args: &ModelArgs) -> anyhow::Result<Encoder>
                 )?,
                 Some(_) => args.load()?,
             };
-            if !encoder.is_model(&info.fingerprint, info.weights_file.as_ref())? {
+            if !encoder.is_model(&info)? {
                 let which = match named {
                     Some(name) => format!("--model {name}"),
                     None => format!("the model now at `{}`", info.id),
@@ -149,7 +149,7 @@ pub fn query_terms(encoder: &Encoder, text: &str) -> anyhow::Result<Vec<(String,
     Ok(owned(encoder.terms(&v)))
 }
 
-pub fn owned(terms: Vec<(&str, f32)>) -> Vec<(String, f32)> {
+fn owned(terms: Vec<(&str, f32)>) -> Vec<(String, f32)> {
     terms.into_iter().map(|(t, w)| (t.to_owned(), w)).collect()
 }
 

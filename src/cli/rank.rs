@@ -8,10 +8,13 @@ use splade::encoder::Encoder;
 use splade::index::Index;
 use splade::lexical::Analyzer;
 use splade::search::fusion::{self, FusedHit, FusionWeight};
-use splade::search::{Hit, SearchOptions, search_batch_with, search_bm25};
+use splade::search::{Hit, Query, SearchOptions, search_batch_with, search_bm25};
 
 use super::common::ModelArgs;
-use super::query::{owned, query_encoder};
+use super::query::query_encoder;
+
+/// The hits of each text of a batch, best first.
+type Rankings = Vec<Vec<Hit>>;
 
 /// What ranks the documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,11 +176,7 @@ impl<'a> Ranker<'a> {
 
     /// Each side's top `max(k, fusion::DEFAULT_DEPTH)` of every text: what
     /// hybrid ranking fuses.
-    pub fn both_sides(
-        &self,
-        texts: &[String],
-        k: usize,
-    ) -> anyhow::Result<(Vec<Vec<Hit>>, Vec<Vec<Hit>>)> {
+    pub fn both_sides(&self, texts: &[String], k: usize) -> anyhow::Result<(Rankings, Rankings)> {
         let depth = k.max(fusion::DEFAULT_DEPTH);
         Ok((self.bm25(texts, depth)?, self.splade(texts, depth)?))
     }
@@ -200,9 +199,11 @@ impl<'a> Ranker<'a> {
         };
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let vectors = encoder.encode(&refs)?;
-        let terms: Vec<Vec<(String, f32)>> =
-            vectors.iter().map(|v| owned(encoder.terms(v))).collect();
-        Ok(search_batch_with(self.index, &terms, k, &self.options))
+        let queries: Vec<Query> = vectors
+            .iter()
+            .map(|v| Query::new(encoder.terms(v)))
+            .collect();
+        Ok(search_batch_with(self.index, &queries, k, &self.options))
     }
 
     fn bm25(&self, texts: &[String], k: usize) -> anyhow::Result<Vec<Vec<Hit>>> {

@@ -41,6 +41,7 @@ impl Kernel {
     }
 
     /// Every kernel this CPU can run (for tests).
+    #[cfg(test)]
     pub fn available() -> Vec<Kernel> {
         let mut all = vec![Kernel::Portable];
         #[cfg(target_arch = "x86_64")]

@@ -8,17 +8,20 @@
 //!
 //! Texts are encoded in length-sorted batches, so padding stays small, and
 //! results come back in input order.
+//!
+//! Threads: see [`EncoderOptions::threads`]; the binary's setup is
+//! `cli::threads`.
 
 mod bert;
-pub mod bf16;
-pub mod config;
+pub(crate) mod bf16;
+mod config;
 mod download;
 mod fingerprint;
 mod kernel;
-pub mod long;
-pub mod pool;
-pub mod resolve;
-pub mod weights;
+pub(crate) mod long;
+mod pool;
+mod resolve;
+mod weights;
 
 use std::path::Path;
 
@@ -26,52 +29,21 @@ use candle_core::Device;
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-pub use config::BertConfig;
-pub use fingerprint::FileStamp;
+use config::BertConfig;
+pub(crate) use fingerprint::FileStamp;
 pub use long::LongDocs;
 pub use pool::Precision;
-pub use resolve::{DEFAULT_MODEL, ModelFiles, ModelSource};
+pub(crate) use resolve::DEFAULT_MODEL;
+use resolve::ModelFiles;
+pub use resolve::ModelSource;
 
 use crate::error::{Error, Result};
+use crate::index::ModelInfo;
+use crate::search::Query;
 use crate::sparse::SparseVector;
 use bert::BertMlm;
 use pool::Decoder;
 use weights::Checkpoint;
-
-/// Sets up threads once, at the start of `main`: a rayon pool of `threads`
-/// workers (default: `RAYON_NUM_THREADS`, else all cores), and candle
-/// confined to the calling thread.
-///
-/// The encoder parallelises over batches and vocabulary tiles with rayon.
-/// Candle would otherwise split every tensor operation over its own spinning
-/// thread pool and every matrix product over rayon, competing for the same
-/// cores with little work per operation. Candle reads `CANDLE_NUM_THREADS`
-/// and `RAYON_NUM_THREADS` from the environment, so they are set here, after
-/// the global pool has its size.
-///
-/// # Safety
-/// No other thread may read or write the environment concurrently
-/// (the contract of [`std::env::set_var`]): call it before spawning any.
-pub unsafe fn configure_threads(threads: Option<usize>) {
-    let from_env = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok());
-    let workers = threads
-        .or(from_env)
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    // Ignore "already initialised": the first configuration wins.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(workers)
-        .build_global();
-    // SAFETY: the caller guarantees no concurrent environment access.
-    unsafe {
-        if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-            std::env::set_var("CANDLE_NUM_THREADS", "1");
-        }
-        std::env::set_var("RAYON_NUM_THREADS", "1");
-    }
-}
 
 /// How texts are encoded.
 #[derive(Debug, Clone)]
@@ -85,6 +57,22 @@ pub struct EncoderOptions {
     pub long_docs: LongDocs,
     /// Arithmetic of the vocabulary projection (f32 unless asked).
     pub precision: Precision,
+    /// Threads that encode: `Some(n)` gives the encoder a rayon pool of
+    /// its own, of `n` threads (at least one), that every call runs in;
+    /// `None` (the default) runs in the caller's current rayon pool
+    /// (rayon's global one, unless the caller `install`ed another).
+    ///
+    /// Batches run in parallel on that pool, and so do candle's matrix
+    /// products, as tasks of the same pool. Candle's element-wise
+    /// operations on large tensors are the exception: they run on a
+    /// spinning pool of candle's own, of `CANDLE_NUM_THREADS - 1` threads
+    /// (default: one per physical core, less one), which only the
+    /// process's environment sizes and which concurrent batches take in
+    /// turn. For exactly `n` threads, start the program with
+    /// `CANDLE_NUM_THREADS=1` in its environment (the `splade` binary sets
+    /// it itself at the start of `main`, before any thread runs). The
+    /// vectors are the same either way, bit for bit.
+    pub threads: Option<usize>,
 }
 
 impl Default for EncoderOptions {
@@ -94,6 +82,7 @@ impl Default for EncoderOptions {
             batch_size: 32,
             long_docs: LongDocs::Truncate,
             precision: Precision::F32,
+            threads: None,
         }
     }
 }
@@ -117,7 +106,14 @@ impl std::ops::AddAssign for EncodeStats {
     }
 }
 
-/// A loaded SPLADE model.
+/// A loaded SPLADE model: texts in, [`SparseVector`]s (or a [`Query`]) out.
+///
+/// The pipeline is sentence-transformers' `SparseEncoder` with max
+/// pooling: BERT's masked-LM logits of every token, `log(1 + relu(x))`,
+/// the max over the tokens per vocabulary entry. Texts are encoded in
+/// length-sorted batches, in parallel, and come back in input order.
+/// Loading reads config.json, model.safetensors and tokenizer.json once;
+/// an `Encoder` is then shared freely between threads (`&self` methods).
 pub struct Encoder {
     bert: BertMlm,
     decoder: Decoder,
@@ -129,17 +125,21 @@ pub struct Encoder {
     precision: Precision,
     files: ModelFiles,
     identity: fingerprint::Identity,
+    /// The pool of [`EncoderOptions::threads`], when set.
+    pool: Option<rayon::ThreadPool>,
 }
 
 impl Encoder {
-    /// Resolves and loads a model.
+    /// Resolves and loads a model: a local folder, or a hub repository
+    /// (downloaded into the Hugging Face cache on first use).
     pub fn load(source: &ModelSource, options: &EncoderOptions) -> Result<Self> {
         let files = source.resolve()?;
         Self::from_files(files, options)
     }
 
     /// Loads a model from resolved files.
-    pub fn from_files(files: ModelFiles, options: &EncoderOptions) -> Result<Self> {
+    fn from_files(files: ModelFiles, options: &EncoderOptions) -> Result<Self> {
+        let pool = options.threads.map(thread_pool).transpose()?;
         let device = Device::Cpu;
         // Before the weights are read, so that a later change shows.
         let identity = fingerprint::Identity::of(&files)?;
@@ -181,7 +181,16 @@ impl Encoder {
             precision: options.precision,
             files,
             identity,
+            pool,
         })
+    }
+
+    /// Runs `f` in the encoder's pool, if it has one, else where it is.
+    fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
     }
 
     /// Encodes one text.
@@ -194,8 +203,18 @@ impl Encoder {
         Ok(self.encode_with_stats(texts)?.0)
     }
 
+    /// Encodes a query text into the [`Query`] an index is searched with:
+    /// its terms named by their vocabulary entries.
+    pub fn query(&self, text: &str) -> Result<Query> {
+        Ok(Query::new(self.terms(&self.encode_one(text)?)))
+    }
+
     /// Encodes texts and counts tokens and truncations.
     pub fn encode_with_stats(&self, texts: &[&str]) -> Result<(Vec<SparseVector>, EncodeStats)> {
+        self.in_pool(|| self.encode_counted(texts))
+    }
+
+    fn encode_counted(&self, texts: &[&str]) -> Result<(Vec<SparseVector>, EncodeStats)> {
         let tokenized = self.tokenize_full(texts)?;
         let mut stats = EncodeStats::default();
         let mut seqs = Vec::with_capacity(tokenized.len());
@@ -213,7 +232,7 @@ impl Encoder {
                 owners.push(text);
             }
         }
-        let encoded = self.encode_token_ids(&seqs)?;
+        let encoded = self.encode_sequences(&seqs)?;
         let mut vectors: Vec<Option<SparseVector>> = vec![None; texts.len()];
         for (owner, v) in owners.into_iter().zip(encoded) {
             vectors[owner] = Some(match vectors[owner].take() {
@@ -231,6 +250,10 @@ impl Encoder {
     /// Encodes token-id sequences (each `[CLS] ... [SEP]`, at most the
     /// model's maximum length) in length-sorted batches; input order.
     pub fn encode_token_ids(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
+        self.in_pool(|| self.encode_sequences(seqs))
+    }
+
+    fn encode_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
         self.check_ids(seqs)?;
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| seqs[i].len());
@@ -261,11 +284,8 @@ impl Encoder {
     /// tokens beyond the model's vocabulary: their ids are not below
     /// `vocab().len()`, name no vocabulary entry, and cannot be encoded.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-        Ok(self
-            .tokenize_full(texts)?
-            .into_iter()
-            .map(|(ids, _)| ids)
-            .collect())
+        let tokenized = self.in_pool(|| self.tokenize_full(texts))?;
+        Ok(tokenized.into_iter().map(|(ids, _)| ids).collect())
     }
 
     /// Like [`tokenize`](Self::tokenize), with whether each text was cut.
@@ -376,11 +396,6 @@ impl Encoder {
         &self.vocab
     }
 
-    /// Where the model came from.
-    pub fn files(&self) -> &ModelFiles {
-        &self.files
-    }
-
     /// A checksum of config.json, tokenizer.json and the weights: an index
     /// records it so that a query is never encoded by a different model
     /// than the documents (see [`is_model`](Self::is_model)). A local
@@ -389,18 +404,31 @@ impl Encoder {
         self.identity.fingerprint()
     }
 
-    /// The weights file's stamp, which an index records next to the
-    /// fingerprint so that [`is_model`](Self::is_model) need not hash the
-    /// same, unchanged file again (`None` for a hub model).
-    pub fn weights_stamp(&self) -> Option<FileStamp> {
-        self.identity.stamp()
+    /// What an index built from this encoder's vectors records about it
+    /// ([`WriterOptions::model`](crate::WriterOptions::model)): the model's
+    /// id and fingerprint, and the settings texts were encoded with, so
+    /// that queries can be encoded the same way.
+    pub fn model_info(&self) -> Result<ModelInfo> {
+        Ok(ModelInfo {
+            id: self.files.id.clone(),
+            revision: self.files.revision.clone(),
+            fingerprint: self.fingerprint()?.to_owned(),
+            weights_file: self.identity.stamp(),
+            max_length: u32::try_from(self.max_length).ok(),
+            precision: Some(self.precision),
+            long_docs: Some(self.long_docs),
+        })
     }
 
-    /// Whether `recorded`, a fingerprint an index records with the weights
-    /// `stamp`, names this model. Indexes written before the weights were
+    /// Whether `recorded`, what an index records about its model
+    /// ([`Index::model`](crate::Index::model)), names this model: the
+    /// fingerprints agree (the weights are not hashed again while their
+    /// file is unchanged). Indexes written before the weights were
     /// fingerprinted are compared on config.json and tokenizer.json only.
-    pub fn is_model(&self, recorded: &str, stamp: Option<&FileStamp>) -> Result<bool> {
-        self.identity.is(recorded, stamp)
+    /// The encoding settings are not compared.
+    pub fn is_model(&self, recorded: &ModelInfo) -> Result<bool> {
+        self.identity
+            .is(&recorded.fingerprint, recorded.weights_file.as_ref())
     }
 
     /// Texts per forward pass.
@@ -423,6 +451,19 @@ impl Encoder {
     pub fn precision(&self) -> Precision {
         self.precision
     }
+}
+
+/// A pool of `threads` workers (at least one) for [`EncoderOptions::threads`].
+/// Its threads have all started when it is returned (so that they show,
+/// e.g. in `/proc/self/task`, once the encoder is loaded).
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("splade-encode-{i}"))
+        .build()
+        .map_err(|e| Error::Msg(format!("cannot start {threads} encoder threads: {e}")))?;
+    pool.broadcast(|_| ());
+    Ok(pool)
 }
 
 /// The longest prefix of `text` of at most `limit` bytes that ends just

@@ -31,8 +31,19 @@ pub enum Precision {
     #[default]
     F32,
     /// bf16 products with f32 sums (AVX512_BF16 CPUs): about twice as fast
-    /// on the projection, vectors differ by ~1e-2; see [`super::bf16`].
+    /// on the projection, vectors differ by ~1e-2 (README, "Encoding speed").
     Bf16,
+}
+
+impl Precision {
+    /// Whether this CPU can encode with it: bf16 needs AVX512_BF16 (a
+    /// model loaded with it elsewhere is an error that says so).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Precision::F32 => true,
+            Precision::Bf16 => super::bf16::available(),
+        }
+    }
 }
 
 /// A vocabulary logit that is `+inf` or NaN: the checkpoint's activations

@@ -60,7 +60,7 @@ impl ModelSource {
     }
 
     /// Finds (or downloads) the model's files.
-    pub fn resolve(&self) -> Result<ModelFiles> {
+    pub(crate) fn resolve(&self) -> Result<ModelFiles> {
         match self {
             ModelSource::Local(dir) => resolve_local(dir),
             ModelSource::Hub { repo, revision } => resolve_hub(repo, revision.as_deref()),

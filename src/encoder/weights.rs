@@ -43,11 +43,6 @@ impl Checkpoint {
         })
     }
 
-    /// The file this checkpoint was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// True when some naming style of `name` is in the file.
     pub fn contains(&self, name: &str) -> bool {
         self.resolve(name).is_some()

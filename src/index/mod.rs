@@ -22,7 +22,7 @@
 //!   and commits.
 //!
 //! Counts: "docs" counts document *ordinals*, deleted documents included
-//! ([`Meta::docs`], [`SegmentMeta::docs`], [`Index::num_docs`]); "live"
+//! ([`Meta::docs`], `SegmentMeta::docs`, [`Index::num_docs`]); "live"
 //! counts the others ([`Index::live_docs`], [`IndexStats::live_docs`]).
 //!
 //! Terms are token *strings*, so an index can be built from pre-encoded
@@ -41,13 +41,12 @@ mod tests;
 pub(crate) mod testutil;
 
 pub use error::IndexError;
-pub use format::frame::FileMeta;
-pub use format::meta::{
-    DeletesMeta, IndexStats, LexicalMeta, META_FILE, Meta, ModelInfo, SegmentLexical, SegmentMeta,
-};
+pub use format::FORMAT_VERSION;
+#[cfg(test)]
+pub(crate) use format::meta::META_FILE;
+pub use format::meta::{IndexStats, Meta, ModelInfo};
 pub use format::quant::Quantization;
 pub use format::stored::StoredDoc;
-pub use format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 pub use read::index::Index;
 pub use write::compact::{CompactOptions, compact, compact_with};
 pub use write::delete::{DeleteOptions, DeleteOutcome, delete};

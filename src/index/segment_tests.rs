@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::testutil::{Rng, borrow, random_docs};
 use super::*;
-use crate::search::{Hit, search};
+use crate::search::{Hit, Query, search};
 
 type Doc = (String, Vec<(String, f32)>);
 
@@ -28,7 +28,7 @@ fn text_of(id: &str) -> StoredDoc {
 
 fn add_all(w: &mut IndexWriter, docs: &[Doc]) -> Result<(), IndexError> {
     for (i, (id, v)) in docs.iter().enumerate() {
-        w.add(
+        w.add_from(
             id,
             &borrow(v),
             Some(&text_of(id)),
@@ -64,7 +64,7 @@ fn named(prefix: &str, vecs: Vec<Vec<(String, f32)>>) -> Vec<Doc> {
 
 /// `(id, score)` of every hit of `q`.
 fn ranked(index: &Index, q: &[(String, f32)]) -> Vec<(String, f32)> {
-    let hits: Vec<Hit> = search(index, &borrow(q), 10_000);
+    let hits: Vec<Hit> = search(index, &Query::new(borrow(q)), 10_000);
     hits.iter()
         .map(|h| (index.doc_id(h.doc).to_string(), h.score))
         .collect()
@@ -241,7 +241,11 @@ fn unknown_ids_change_nothing_and_failed_appends_leave_the_index() {
     assert!(index.is_deleted(1));
     // Deleted documents are never hits, even for their own terms.
     let d1 = random_docs(&mut Rng::new(8), 20, 30).swap_remove(1);
-    assert!(search(&index, &borrow(&d1), 100).iter().all(|h| h.doc != 1));
+    assert!(
+        search(&index, &Query::new(borrow(&d1)), 100)
+            .iter()
+            .all(|h| h.doc != 1)
+    );
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn empty_index_opens() {
     assert_eq!((stats.live_docs, stats.terms, stats.postings), (0, 0, 0));
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
-    assert!(crate::search::search(&index, &[("a", 1.0)], 10).is_empty());
+    assert!(crate::search::search(&index, &crate::search::Query::new([("a", 1.0)]), 10).is_empty());
 }
 
 #[test]
@@ -113,7 +113,7 @@ fn spilling_gives_byte_identical_files() {
             title: i.is_multiple_of(3).then(|| format!("title {i}")),
             text: format!("text of document {i} ✓"),
         };
-        w.add(&format!("d{i}"), &borrow(d), Some(&stored), "x:1")
+        w.add_from(&format!("d{i}"), &borrow(d), Some(&stored), "x:1")
             .unwrap();
     }
     assert!(w.spilled_runs() > 10, "{} runs", w.spilled_runs());
@@ -139,7 +139,11 @@ fn flipped_byte_fails_verify_naming_the_file() {
                 assert!(err.contains(&format!("seg-000001.{ext}")), "{err}");
                 assert!(err.contains("CRC32") && err.contains("rebuild"), "{err}");
                 // Reading damaged data must not panic.
-                let _ = crate::search::search(&index, &[("t2", 1.0), ("é1", 1.0)], 10);
+                let _ = crate::search::search(
+                    &index,
+                    &crate::search::Query::new([("t2", 1.0), ("é1", 1.0)]),
+                    10,
+                );
                 let _ = (index.doc_id(7), index.stored(7), index.doc_vector(7));
             }
             Err(e) => assert!(e.to_string().contains(&format!("seg-000001.{ext}")), "{e}"),
@@ -266,9 +270,13 @@ fn segment_and_meta(stem: &str) -> Vec<String> {
 fn duplicate_ids_and_invalid_vectors() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = IndexWriter::create(dir.path(), WriterOptions::default()).unwrap();
-    w.add("a", &[("x", 1.0)], None, "docs.jsonl:1").unwrap();
-    w.add("b", &[("x", 1.0)], None, "docs.jsonl:2").unwrap();
-    let err = w.add("a", &[("y", 1.0)], None, "docs.jsonl:3").unwrap_err();
+    w.add_from("a", &[("x", 1.0)], None, "docs.jsonl:1")
+        .unwrap();
+    w.add_from("b", &[("x", 1.0)], None, "docs.jsonl:2")
+        .unwrap();
+    let err = w
+        .add_from("a", &[("y", 1.0)], None, "docs.jsonl:3")
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "docs.jsonl:3: duplicate document id `a` (first seen at docs.jsonl:1)"
@@ -282,7 +290,7 @@ fn duplicate_ids_and_invalid_vectors() {
         (vec![("x", 1.0), ("x", 2.0)], "`x` appears more than once"),
     ] {
         let msg = w
-            .add("c", &terms, None, "docs.jsonl:4")
+            .add_from("c", &terms, None, "docs.jsonl:4")
             .unwrap_err()
             .to_string();
         assert!(
@@ -292,7 +300,7 @@ fn duplicate_ids_and_invalid_vectors() {
     }
     // Rejected documents took no ordinal.
     assert_eq!(w.num_docs(), 2);
-    w.add("c", &[], None, "docs.jsonl:5").unwrap();
+    w.add_from("c", &[], None, "docs.jsonl:5").unwrap();
     w.commit().unwrap();
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.doc_id(2), "c");
@@ -310,7 +318,7 @@ fn unfinished_writer_leaves_previous_index_intact() {
     };
     let mut w = IndexWriter::create(dir.path(), tiny).unwrap();
     for (i, d) in random_docs(&mut Rng::new(3), 40, 50).iter().enumerate() {
-        w.add(&format!("n{i}"), &borrow(d), None, "new.jsonl:1")
+        w.add_from(&format!("n{i}"), &borrow(d), None, "new.jsonl:1")
             .unwrap();
     }
     assert!(w.spilled_runs() > 0);
@@ -368,7 +376,7 @@ fn reads_several_segments_with_global_ordinals() {
     assert_eq!(index.stored(31).unwrap().text, "text of document 1 ✓");
     let all: Vec<_> = d1.iter().chain(&d2).cloned().collect();
     let q = [("t2", 1.0), ("é1", 0.5), ("##t0", 2.0)];
-    let got = crate::search::search(&index, &q, 50);
+    let got = crate::search::search(&index, &crate::search::Query::new(q), 50);
     let want = crate::search::brute_force(&all, &q, 50);
     assert_eq!(got.len(), want.len());
     assert!(!got.is_empty());

@@ -67,7 +67,7 @@ pub(crate) fn build(
             title: (i % 3 == 0).then(|| format!("title {i}")),
             text: format!("text of document {i} ✓"),
         };
-        w.add(
+        w.add_from(
             &format!("d{i}"),
             &borrow(d),
             Some(&stored),

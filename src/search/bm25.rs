@@ -56,7 +56,7 @@ pub fn search_bm25_batch<S: AsRef<str> + Sync>(
 /// (resized to the index; reused between queries): what [`search_bm25`]
 /// ranks, for callers that need the scores of documents outside its top k
 /// (fusion with the SPLADE side).
-pub fn bm25_scores(
+pub(crate) fn bm25_scores(
     index: &Index,
     terms: &[String],
     scores: &mut Vec<f32>,

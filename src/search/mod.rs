@@ -31,7 +31,7 @@
 //! collection; pruned scoring skips them when collecting).
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
@@ -41,7 +41,7 @@ mod bm25;
 pub mod fusion;
 mod pruned;
 
-pub use bm25::{Bm25Term, bm25_scores, explain_bm25, search_bm25, search_bm25_batch};
+pub use bm25::{Bm25Term, explain_bm25, search_bm25, search_bm25_batch};
 pub use pruned::PruneStats;
 
 /// [`Strategy::Auto`] prunes exact searches from this many live documents
@@ -123,31 +123,83 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// The top `k` documents for `query` (tokens and weights), best first,
-/// with the default (exact) options.
-pub fn search(index: &Index, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
+/// What every search takes, alone or in a batch: `(token, weight)` terms.
+///
+/// An index names its terms by token strings (it can be built from vectors
+/// without a model), so a query does too: [`Encoder::query`] encodes a text
+/// into one, and [`Query::new`] takes terms from anywhere else. A term
+/// absent from the index, or whose weight is not finite and positive,
+/// contributes nothing; a token given twice counts twice.
+///
+/// [`Encoder::query`]: crate::Encoder::query
+///
+/// ```
+/// let q = splade::Query::new([("law", 1.5), ("warranty", 0.5)]);
+/// assert_eq!(q.len(), 2);
+/// assert_eq!(q.terms().next(), Some(("law", 1.5)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Query {
+    terms: Vec<(String, f32)>,
+}
+
+impl Query {
+    /// A query of `(token, weight)` terms, in any order.
+    pub fn new<T: Into<String>>(terms: impl IntoIterator<Item = (T, f32)>) -> Query {
+        Query {
+            terms: terms.into_iter().map(|(t, w)| (t.into(), w)).collect(),
+        }
+    }
+
+    /// The terms, as given.
+    pub fn terms(&self) -> impl ExactSizeIterator<Item = (&str, f32)> + '_ {
+        self.terms.iter().map(|(t, w)| (t.as_str(), *w))
+    }
+
+    /// Number of terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// True when the query has no terms (it matches nothing).
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The terms as the scoring loops take them.
+    fn pairs(&self) -> Vec<(&str, f32)> {
+        self.terms().collect()
+    }
+}
+
+impl<T: Into<String>> FromIterator<(T, f32)> for Query {
+    fn from_iter<I: IntoIterator<Item = (T, f32)>>(terms: I) -> Query {
+        Query::new(terms)
+    }
+}
+
+/// The top `k` documents for `query`, best first, with the default (exact)
+/// options.
+pub fn search(index: &Index, query: &Query, k: usize) -> Vec<Hit> {
     search_with(index, query, k, &SearchOptions::default())
 }
 
 /// The top `k` documents for `query` under `options`.
-pub fn search_with(
-    index: &Index,
-    query: &[(&str, f32)],
-    k: usize,
-    options: &SearchOptions,
-) -> Vec<Hit> {
+pub fn search_with(index: &Index, query: &Query, k: usize, options: &SearchOptions) -> Vec<Hit> {
     Searcher::new(index, *options).search(query, k)
 }
 
-/// [`search`] for many queries in parallel; results in query order.
-pub fn search_batch(index: &Index, queries: &[Vec<(String, f32)>], k: usize) -> Vec<Vec<Hit>> {
+/// [`search`] for many queries in parallel (on rayon's current pool);
+/// results in query order.
+pub fn search_batch(index: &Index, queries: &[Query], k: usize) -> Vec<Vec<Hit>> {
     search_batch_with(index, queries, k, &SearchOptions::default())
 }
 
-/// [`search_with`] for many queries in parallel; results in query order.
+/// [`search_with`] for many queries in parallel (on rayon's current pool);
+/// results in query order.
 pub fn search_batch_with(
     index: &Index,
-    queries: &[Vec<(String, f32)>],
+    queries: &[Query],
     k: usize,
     options: &SearchOptions,
 ) -> Vec<Vec<Hit>> {
@@ -160,10 +212,7 @@ pub fn search_batch_with(
         .par_iter()
         .map_init(
             || Searcher::new(index, *options),
-            |searcher, q| {
-                let q: Vec<(&str, f32)> = q.iter().map(|(t, w)| (t.as_str(), *w)).collect();
-                searcher.search(&q, k)
-            },
+            |searcher, q| searcher.search(q, k),
         )
         .collect()
 }
@@ -200,7 +249,11 @@ impl<'a> Searcher<'a> {
     }
 
     /// The top `k` documents for `query`, best first.
-    pub fn search(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
+    pub fn search(&mut self, query: &Query, k: usize) -> Vec<Hit> {
+        self.search_terms(&query.pairs(), k)
+    }
+
+    fn search_terms(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
         if self.prunes
             && let Some(hits) = pruned::search(
                 self.index,
@@ -386,8 +439,13 @@ fn top_k(scores: &[f32], k: usize) -> Vec<Hit> {
 /// Exact float reference: scores every document by a dot product
 /// accumulated in `f64` and ranks like [`search`]. For tests and for
 /// measuring quantization.
-pub fn brute_force(docs: &[Vec<(String, f32)>], query: &[(&str, f32)], k: usize) -> Vec<Hit> {
-    let mut q: HashMap<&str, f64> = HashMap::new();
+#[cfg(test)]
+pub(crate) fn brute_force(
+    docs: &[Vec<(String, f32)>],
+    query: &[(&str, f32)],
+    k: usize,
+) -> Vec<Hit> {
+    let mut q: std::collections::HashMap<&str, f64> = Default::default();
     for &(t, w) in query {
         *q.entry(t).or_default() += w as f64;
     }

@@ -53,7 +53,7 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
                 p.1 = [0.5, 1.0][rng.below(2) as usize];
             }
         }
-        let q = borrow(&q);
+        let q = Query::new(borrow(&q));
         let k = [1, 3, 10, 50, 1000][i % 5];
         let want = exhaustive.search(&q, k);
         let got = pruned.search(&q, k);
@@ -110,7 +110,7 @@ fn pruned_equals_exhaustive_across_segments_and_deletes() {
     for part in 0..2 {
         let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
         for (i, d) in tied_docs(&mut rng, 700, 200).iter().enumerate() {
-            w.add(&format!("a{part}-{i}"), &borrow(d), None, "x")
+            w.add_from(&format!("a{part}-{i}"), &borrow(d), None, "x")
                 .unwrap();
         }
         w.commit().unwrap();
@@ -138,6 +138,7 @@ fn negative_weights_and_edge_cases_fall_back_or_agree() {
         vec![("absent", 1.0)],
         vec![],
     ] {
+        let q = Query::new(q);
         for k in [0, 1, 10] {
             assert_eq!(
                 search_with(&index, &q, k, &PRUNED),
@@ -166,8 +167,7 @@ fn approximate_mode_is_a_subset_with_exact_scores() {
     };
     let (mut found, mut total) = (0, 0);
     for _ in 0..40 {
-        let q = random_vector(&mut rng, 2000, 20);
-        let q = borrow(&q);
+        let q = Query::new(random_vector(&mut rng, 2000, 20));
         let want = search_with(&index, &q, 10, &EXHAUSTIVE);
         let got = search_with(&index, &q, 10, &approx);
         for h in &got {
@@ -217,7 +217,7 @@ fn topical_query(rng: &mut Rng, topics: u32) -> Vec<(String, f32)> {
 
 /// (id, score bits) of a complete ranking, sorted: the same set whatever
 /// the document order, ties included.
-fn ranking_set(index: &Index, q: &[(&str, f32)]) -> Vec<(String, u32)> {
+fn ranking_set(index: &Index, q: &Query) -> Vec<(String, u32)> {
     let mut all: Vec<(String, u32)> = search_with(index, q, index.num_docs() as usize, &EXHAUSTIVE)
         .iter()
         .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
@@ -237,7 +237,7 @@ fn reordering_keeps_every_score_and_pruning_exact() {
     let before = Index::open(dir.path()).unwrap();
     let sets: Vec<_> = queries
         .iter()
-        .map(|q| ranking_set(&before, &borrow(q)))
+        .map(|q| ranking_set(&before, &Query::new(borrow(q))))
         .collect();
     drop(before);
 
@@ -253,7 +253,7 @@ fn reordering_keeps_every_score_and_pruning_exact() {
     let mut reordered = Searcher::new(&after, PRUNED);
     pruned::FALLBACK.with(|c| c.set(Some(false)));
     for (q, set) in queries.iter().zip(&sets) {
-        let q = borrow(q);
+        let q = Query::new(borrow(q));
         assert_eq!(&ranking_set(&after, &q), set);
         let want = search_with(&after, &q, 10, &EXHAUSTIVE);
         assert_eq!(reordered.search(&q, 10), want);
@@ -287,7 +287,7 @@ fn plain_compaction_keeps_the_reordered_mark() {
     assert!(!SearchOptions::default().prunes(&index));
     // Appending documents in arbitrary order drops the mark on compaction.
     let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
-    w.add("new", &[("common1", 1.0)], None, "x").unwrap();
+    w.add_from("new", &[("common1", 1.0)], None, "x").unwrap();
     w.commit().unwrap();
     crate::index::compact_with(dir.path(), &options(false)).unwrap();
     assert!(!Index::open(dir.path()).unwrap().meta().segments[0].reordered);
@@ -304,7 +304,7 @@ fn segments_without_range_maxima_prune_from_memory() {
         .map(|i| index.segments[0].terms.term(i).to_string())
         .collect();
     for _ in 0..30 {
-        let q: Vec<(&str, f32)> = (0..4)
+        let q: Query = (0..4)
             .map(|_| (terms[rng.below(terms.len() as u32) as usize].as_str(), 1.0))
             .collect();
         assert_eq!(
@@ -344,7 +344,7 @@ fn pruned_searchers_build_range_maxima_before_the_first_query() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), &docs, WriterOptions::default());
     let mut w = crate::index::IndexWriter::append(dir.path(), Default::default()).unwrap();
-    w.add("new", &[("t1", 1.0)], None, "x").unwrap();
+    w.add_from("new", &[("t1", 1.0)], None, "x").unwrap();
     w.commit().unwrap();
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.segments.len(), 2);
@@ -367,8 +367,9 @@ fn pruned_searchers_build_range_maxima_before_the_first_query() {
 
     // And the batch entry point builds them before its parallel loop.
     let index = Index::open(dir.path()).unwrap();
-    let queries: Vec<Vec<(String, f32)>> =
-        (0..200).map(|_| random_vector(&mut rng, 60, 5)).collect();
+    let queries: Vec<Query> = (0..200)
+        .map(|_| Query::new(random_vector(&mut rng, 60, 5)))
+        .collect();
     let approx = SearchOptions {
         strategy: Strategy::Auto,
         approx: 0.9,
@@ -376,7 +377,6 @@ fn pruned_searchers_build_range_maxima_before_the_first_query() {
     let batch = search_batch_with(&index, &queries, 5, &approx);
     assert_eq!(ready(&index), [true, true]);
     for (q, hits) in queries.iter().zip(&batch) {
-        let q = borrow(q);
-        assert_eq!(hits, &search_with(&index, &q, 5, &approx));
+        assert_eq!(hits, &search_with(&index, q, 5, &approx));
     }
 }

@@ -4,6 +4,10 @@ use super::*;
 use crate::index::testutil::{Rng, borrow, build, open_built, random_docs, random_vector};
 use crate::index::{Quantization, WriterOptions};
 
+fn query(terms: &[(&str, f32)]) -> Query {
+    Query::new(terms.iter().copied())
+}
+
 /// Exact `f64` score of one document for a query.
 fn exact(doc: &[(String, f32)], query: &[(&str, f32)]) -> f64 {
     doc.iter()
@@ -60,7 +64,7 @@ fn check_scheme(scheme: Quantization, seed: u64) -> (usize, usize) {
         let sum_q: f64 = q.iter().map(|p| p.1 as f64).sum();
         // Rounding: half a step per weight, plus f32 accumulation.
         let tol = sum_q * step / 2.0 + 1e-4 * (1.0 + sum_q);
-        let got = search(&index, &q, 10);
+        let got = search(&index, &query(&q), 10);
         let want = brute_force(&docs, &q, 10);
         same += assert_equivalent(&docs, &q, &got, &want, tol);
         total += want.len();
@@ -114,10 +118,10 @@ fn ties_break_by_lower_ordinal_and_only_positive_scores() {
     };
     build(dir.path(), &docs, opts);
     let index = Index::open(dir.path()).unwrap();
-    assert_eq!(search(&index, &q, 10), want);
-    assert_eq!(search(&index, &q, 3), want[..3].to_vec());
-    assert!(search(&index, &[("zzz", 1.0)], 10).is_empty());
-    assert!(search(&index, &[], 10).is_empty());
+    assert_eq!(search(&index, &query(&q), 10), want);
+    assert_eq!(search(&index, &query(&q), 3), want[..3].to_vec());
+    assert!(search(&index, &query(&[("zzz", 1.0)]), 10).is_empty());
+    assert!(search(&index, &Query::default(), 10).is_empty());
 }
 
 #[test]
@@ -127,10 +131,11 @@ fn batch_equals_sequential() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path(), &docs, WriterOptions::default());
     let index = Index::open(dir.path()).unwrap();
-    let queries: Vec<Vec<(String, f32)>> =
-        (0..25).map(|_| random_vector(&mut rng, 200, 20)).collect();
+    let queries: Vec<Query> = (0..25)
+        .map(|_| Query::new(random_vector(&mut rng, 200, 20)))
+        .collect();
     let batch = search_batch(&index, &queries, 7);
     for (q, hits) in queries.iter().zip(&batch) {
-        assert_eq!(&search(&index, &borrow(q), 7), hits);
+        assert_eq!(&search(&index, q, 7), hits);
     }
 }

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use splade::encoder::{Encoder, EncoderOptions, LongDocs, ModelSource, Precision};
-use splade::index::IndexError;
+use splade::IndexError;
+use splade::{Encoder, EncoderOptions, LongDocs, ModelSource, Precision};
 
 use super::fixtures::{fails, ok, run_splade, splade_bin, stderr, with_docs};
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::fixtures::{fails, jsonl, ok, splade_bin, with_docs};
+use crate::fixtures::{fails, jsonl, ok, query, splade_bin, with_docs};
 
 pub(crate) const DOCS: &str = "{\"id\":\"d1\",\"title\":\"Rust\",\"text\":\"rust sparse search index\"}\n\
 {\"id\":\"d2\",\"text\":\"the law of implied warranty\"}\n\
@@ -98,7 +98,7 @@ fn append_delete_compact_equal_a_fresh_build() {
             (Some(5), Some(3))
         );
         assert_eq!(info["segments"], 2);
-        assert_eq!(info["format_version"], splade::index::FORMAT_VERSION);
+        assert_eq!(info["format_version"], splade::FORMAT_VERSION);
         ok(dir, &["verify", "--index", &live]);
         let want = run_queries(dir, &fresh);
         let appended = run_queries(dir, &live);
@@ -278,8 +278,8 @@ fn version_1_index_opens_searches_and_accepts_appends() {
     );
     ok(dir, &["verify", "--index", "v1"]);
     // Library search with known terms: d2 2.0, d1 1.25, d5 0.75, d4 0.375.
-    let index = splade::index::Index::open(&idx).unwrap();
-    let hits = splade::search::search(&index, &[("law", 1.0), ("search", 1.0)], 10);
+    let index = splade::Index::open(&idx).unwrap();
+    let hits = splade::search(&index, &query(&[("law", 1.0), ("search", 1.0)]), 10);
     let got: Vec<(&str, f32)> = hits
         .iter()
         .map(|h| (index.doc_id(h.doc), h.score))
@@ -318,9 +318,12 @@ fn version_1_index_opens_searches_and_accepts_appends() {
     );
     ok(dir, &["delete", "d2", "--index", "v1"]);
     ok(dir, &["verify", "--index", "v1"]);
-    let index = splade::index::Index::open(&idx).unwrap();
-    assert_eq!(index.meta().format_version, splade::index::FORMAT_VERSION);
-    let hits = splade::search::search(&index, &[("law", 1.0)], 10);
+    let index = splade::Index::open(&idx).unwrap();
+    assert_eq!(
+        crate::fixtures::meta_json(&idx)["format_version"],
+        splade::FORMAT_VERSION
+    );
+    let hits = splade::search(&index, &query(&[("law", 1.0)]), 10);
     let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc)).collect();
     assert_eq!(ids, ["d9", "d5"]);
     assert!(idx.join("seg-000001.pst").exists());
@@ -352,8 +355,12 @@ fn topical_vectors(n: usize) -> String {
 /// Every (id, score) of a complete ranking, sorted: equal whatever the
 /// document order.
 fn ranking_set(idx: &Path, query: &[(&str, f32)]) -> Vec<(String, u32)> {
-    let index = splade::index::Index::open(idx).unwrap();
-    let all = splade::search::search(&index, query, index.num_docs() as usize);
+    let index = splade::Index::open(idx).unwrap();
+    let all = splade::search(
+        &index,
+        &crate::fixtures::query(query),
+        index.num_docs() as usize,
+    );
     let mut set: Vec<(String, u32)> = all
         .iter()
         .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
@@ -400,7 +407,7 @@ fn reordering_renumbers_documents_and_keeps_every_score() {
     }
     // The order changed...
     let first_ids = |name: &str| {
-        let index = splade::index::Index::open(&dir.join(name)).unwrap();
+        let index = splade::Index::open(&dir.join(name)).unwrap();
         (0..50)
             .map(|d| index.doc_id(d).to_string())
             .collect::<Vec<_>>()

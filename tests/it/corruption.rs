@@ -17,11 +17,10 @@ use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use splade::index::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions};
 use splade::lexical::{Analyzer, Bm25Params, TermCounts, document_text};
-use splade::search::{search, search_bm25};
+use splade::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions, search, search_bm25};
 
-use crate::fixtures::{Style, WORDS, run_splade, stderr, stdout, write_tiny_model};
+use crate::fixtures::{Style, WORDS, query, run_splade, stderr, stdout, write_tiny_model};
 use crate::fuzz_smoke::Rng;
 
 /// Weighted queries over the index's tokens.
@@ -88,7 +87,6 @@ fn build(dir: &Path) {
             &doc_terms(d),
             Some(&counts),
             Some(&stored),
-            "x",
         )
         .unwrap();
     };
@@ -98,7 +96,7 @@ fn build(dir: &Path) {
     let mut w = IndexWriter::append(dir, AppendOptions::default()).unwrap();
     (BIG..BIG + APPENDED).for_each(|d| add(&mut w, d));
     w.commit().unwrap();
-    splade::index::delete(dir, &DELETED, &Default::default()).unwrap();
+    splade::delete(dir, &DELETED, &Default::default()).unwrap();
 }
 
 /// The extension of an index file name (`seg-000001.000003.del`: `del`).
@@ -118,7 +116,7 @@ fn assert_every_file_type(names: &[String]) {
 type Answers = Vec<Vec<(String, u32, Option<StoredDoc>)>>;
 
 fn answers(index: &Index) -> Answers {
-    let shown = |hits: &[splade::search::Hit]| -> Vec<(String, u32, Option<StoredDoc>)> {
+    let shown = |hits: &[splade::Hit]| -> Vec<(String, u32, Option<StoredDoc>)> {
         hits.iter()
             .map(|h| {
                 (
@@ -129,7 +127,7 @@ fn answers(index: &Index) -> Answers {
             })
             .collect()
     };
-    let splade = queries().into_iter().map(|q| shown(&search(index, &q, 20)));
+    let splade = queries().into_iter().map(|q| shown(&search(index, &q.into_iter().collect(), 20)));
     let bm25 = TEXT_QUERIES
         .iter()
         .map(|q| shown(&search_bm25(index, q, 20).unwrap_or_default()));
@@ -226,7 +224,7 @@ fn flipped_and_truncated_bytes_are_caught_or_harmless() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         // The writers' lock file holds no index data.
-        .filter(|n| n != splade::index::LOCK_FILE)
+        .filter(|n| n != splade::internal::LOCK_FILE)
         .collect();
     names.sort();
     assert_every_file_type(&names);

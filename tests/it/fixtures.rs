@@ -301,3 +301,15 @@ pub fn with_docs(docs: &str) -> (tempfile::TempDir, String) {
     std::fs::write(tmp.path().join("docs.jsonl"), docs).unwrap();
     (tmp, model.to_str().unwrap().to_owned())
 }
+
+/// The `meta.json` of the index in `dir`, parsed: what an index publishes
+/// about itself, read as any program would read the file.
+pub fn meta_json(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("meta.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A query of `(token, weight)` terms.
+pub fn query(terms: &[(&str, f32)]) -> splade::Query {
+    splade::Query::new(terms.iter().copied())
+}

@@ -211,7 +211,7 @@ fn fuzz_template_is_a_valid_index() {
     for (name, bytes) in &t.files {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
-    let index = splade::index::Index::open(dir.path()).unwrap();
+    let index = splade::Index::open(dir.path()).unwrap();
     index.verify().unwrap();
     assert_eq!(index.num_docs(), targets::DOCS);
     for f in t.meta.segments.iter().flat_map(|s| &s.files) {
@@ -219,7 +219,7 @@ fn fuzz_template_is_a_valid_index() {
         assert_eq!(targets::crc32(&bytes[..bytes.len() - 16]), f.crc32);
         assert_eq!(&targets::with_footer(&bytes[..bytes.len() - 16]), bytes);
     }
-    let hits = splade::search::search(&index, &[("common", 1.0)], 5);
+    let hits = splade::search(&index, &splade::Query::new([("common", 1.0)]), 5);
     assert_eq!(hits.len(), 5);
     let mut expected: Vec<(f32, u32)> = (0..targets::DOCS)
         .map(|d| (targets::template_terms(d)[0].1, d))

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use splade::eval::{evaluate, read_qrels, read_run};
-use splade::index::{Index, IndexWriter, Quantization, StoredDoc, WriterOptions};
-use splade::search::{brute_force, search, search_batch};
+use splade::{Index, IndexWriter, Quantization, Query, StoredDoc, WriterOptions};
+use splade::{search, search_batch};
 
 fn shared_dir() -> Option<PathBuf> {
     crate::fixtures::shared_dir().filter(|d| d.join("reference/metrics.json").exists())
@@ -32,13 +32,7 @@ fn build_open_search_through_the_public_api() {
             title: None,
             text: format!("doc {i}"),
         };
-        w.add(
-            &format!("id{i}"),
-            &terms,
-            Some(&stored),
-            &format!("docs.jsonl:{}", i + 1),
-        )
-        .unwrap();
+        w.add_stored(&format!("id{i}"), &terms, &stored).unwrap();
     }
     assert_eq!(w.num_docs(), 3);
     let stats = w.commit().unwrap();
@@ -47,16 +41,17 @@ fn build_open_search_through_the_public_api() {
     let index = Index::open(&index_dir).unwrap();
     index.verify().unwrap();
     assert_eq!(index.stats(), stats);
-    let query = [("law", 1.0), ("warranty", 0.5)];
+    let query = Query::new([("law", 1.0), ("warranty", 0.5)]);
     let hits = search(&index, &query, 10);
-    let want = brute_force(&docs, &query, 10);
     assert_eq!(hits.iter().map(|h| h.doc).collect::<Vec<_>>(), [0, 1]);
-    for (h, w) in hits.iter().zip(&want) {
-        assert!((h.score - w.score).abs() < 1e-3, "{h:?} {w:?}");
+    // The exact dot products: 1.5 + 0.5 * 2.0, and 0.3.
+    for (h, want) in hits.iter().zip([2.5, 0.3]) {
+        assert!((h.score - want).abs() < 1e-3, "{h:?} {want}");
     }
     assert_eq!(index.doc_id(hits[0].doc), "id0");
     assert_eq!(index.stored(1).unwrap().text, "doc 1");
-    let batch = search_batch(&index, &[vec![("cat".to_string(), 1.0)]], 5);
+    let batch = search_batch(&index, &[Query::new([("cat", 1.0)]), query.clone()], 5);
+    assert_eq!(batch[1], hits);
     assert_eq!(batch[0].len(), 1);
     assert_eq!(batch[0][0].doc, 2);
 }

@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use splade::index::{Index, IndexError};
 use splade::lexical::bm25::{TermMatch, score};
 use splade::lexical::{Analyzer, Bm25Params, CollectionStats};
-use splade::search::{explain_bm25, search_bm25};
+use splade::{Index, IndexError};
+use splade::{explain_bm25, search_bm25};
 
-use crate::fixtures::{fails, jsonl, ok, run_splade, stderr, with_docs};
+use crate::fixtures::{fails, jsonl, meta_json, ok, run_splade, stderr, with_docs};
 
 /// Words of the test corpus: stems that merge (`river`/`rivers`,
 /// `running`/`runs`), stopwords, non-ASCII letters, a one-letter token.
@@ -199,7 +199,7 @@ fn lexical_only_builds_bm25_without_reading_a_model() {
     );
     let index = Index::open(&dir.join("idx")).unwrap();
     assert!(index.has_lexical() && !index.has_splade());
-    assert!(index.meta().model.is_none());
+    assert!(index.model().is_none());
     assert_eq!(index.stats().postings, 0, "no SPLADE postings");
     drop(index);
     assert_eq!(
@@ -315,10 +315,9 @@ fn appends_score_as_one_build_bit_for_bit() {
     lexical_only(&parts, "b.jsonl", &docs[30..31], true);
     lexical_only(&parts, "c.jsonl", &docs[31..], true);
     assert_eq!(
-        Index::open(&parts.join("idx"))
+        meta_json(&parts.join("idx"))["segments"]
+            .as_array()
             .unwrap()
-            .meta()
-            .segments
             .len(),
         3
     );
@@ -384,15 +383,15 @@ fn compact_scores_as_a_fresh_build_of_the_survivors() {
     assert_eq!(compacted, references(&survivors, Bm25Params::default()));
     // Compaction changed the statistics: scores moved.
     assert_ne!(compacted, before);
-    let index = Index::open(&dir.join("idx")).unwrap();
-    assert_eq!(index.meta().segments.len(), 1);
-    let lexical = index.meta().segments[0].lexical.as_ref().unwrap();
+    let meta = meta_json(&dir.join("idx"));
+    assert_eq!(meta["segments"].as_array().unwrap().len(), 1);
+    let lexical = &meta["segments"][0]["lexical"];
     let analyzer = Analyzer::english();
     let tokens: usize = survivors
         .iter()
         .map(|d| analyzer.analyze(&full_text(d)).len())
         .sum();
-    assert_eq!(lexical.tokens, tokens as u64);
+    assert_eq!(lexical["tokens"].as_u64(), Some(tokens as u64));
 }
 
 #[test]
@@ -423,7 +422,10 @@ fn reorder_keeps_every_bm25_score() {
             })
             .collect()
     };
-    assert!(Index::open(&dir.join("reordered")).unwrap().meta().segments[0].reordered);
+    assert_eq!(
+        meta_json(&dir.join("reordered"))["segments"][0]["reordered"],
+        true
+    );
     assert_eq!(sorted("reordered"), sorted("plain"));
     // A lexical-only index has nothing to reorder by (a usage error).
     let out = run_splade(
@@ -462,7 +464,7 @@ fn older_formats_open_and_refuse_bm25_with_the_way_to_rebuild() {
     for (name, version) in [("index-v2", 2), ("index-v3", 3), ("index-v4", 4)] {
         let tmp = fixture_copy(name);
         let index = Index::open(tmp.path()).unwrap();
-        assert_eq!(index.meta().format_version, version);
+        assert_eq!(meta_json(tmp.path())["format_version"], version);
         assert!(index.has_splade() && !index.has_lexical(), "{name}");
         index.verify().unwrap();
         let err = search_bm25(&index, "flow plate", 10).unwrap_err();
@@ -603,10 +605,11 @@ fn bm25_parameters_are_recorded_validated_and_used() {
             "-q",
         ],
     );
-    let index = Index::open(&dir.join("idx")).unwrap();
-    let lexical = index.meta().lexical.clone().unwrap();
-    assert_eq!((lexical.k1, lexical.b), (0.9, 0.4));
-    drop(index);
+    let lexical = &meta_json(&dir.join("idx"))["lexical"];
+    assert_eq!(
+        (lexical["k1"].as_f64(), lexical["b"].as_f64()),
+        (Some(0.9), Some(0.4))
+    );
     let params = Bm25Params::new(0.9, 0.4).unwrap();
     let runs = bm25_runs(&dir.join("idx"));
     assert_eq!(runs, references(&docs, params));

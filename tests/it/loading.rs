@@ -1,7 +1,7 @@
 //! Loading mechanics on tiny random checkpoints: naming styles, tied and
 //! untied decoders, missing and mis-shaped tensors.
 
-use splade::encoder::{Encoder, EncoderOptions, ModelSource};
+use splade::{Encoder, EncoderOptions, ModelSource};
 
 use crate::fixtures::{Style, write_tiny_model};
 
@@ -193,7 +193,8 @@ fn truncation_respects_max_length() {
 
 #[test]
 fn window_mode_max_pools_the_window_vectors() {
-    use splade::encoder::{LongDocs, long::windows};
+    use splade::LongDocs;
+    use splade::internal::windows;
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     let source = ModelSource::Local(dir.path().to_owned());
@@ -240,7 +241,7 @@ fn window_mode_max_pools_the_window_vectors() {
 
 #[test]
 fn long_texts_tokenize_from_a_prefix_exactly() {
-    use splade::encoder::LongDocs;
+    use splade::LongDocs;
     let dir = tempfile::tempdir().unwrap();
     write_tiny_model(dir.path(), Style::default(), None, None);
     let source = ModelSource::Local(dir.path().to_owned());

@@ -14,6 +14,7 @@ mod fuzz_smoke;
 mod hub;
 mod index_lib;
 mod lexical;
+mod library;
 mod license;
 mod modes;
 mod loading;

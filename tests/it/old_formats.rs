@@ -6,10 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use splade::index::{Index, StoredDoc};
-use splade::search::{SearchOptions, Searcher, Strategy, search, search_with};
+use splade::{Index, StoredDoc};
+use splade::{SearchOptions, Searcher, Strategy, search, search_with};
 
-use crate::fixtures::ok;
+use crate::fixtures::{meta_json, ok, query};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -44,7 +44,7 @@ fn info_and_verify(dir: &Path) -> (u64, u64, u64, u64) {
 /// The extensions of the files each segment of `index` lists, deletes
 /// included, e.g. `["del", "doc", "pst", "sto", "ter"]`.
 fn file_types(index: &Index) -> Vec<Vec<String>> {
-    let json = serde_json::to_value(index.meta()).unwrap();
+    let json = meta_json(index.dir());
     json["segments"]
         .as_array()
         .unwrap()
@@ -147,7 +147,7 @@ fn check_segments_fixture(name: &str, version: u64) {
         queries
             .iter()
             .map(|q| {
-                search(index, q, 10)
+                search(index, &query(q), 10)
                     .iter()
                     .map(|h| (index.doc_id(h.doc).to_owned(), h.score))
                     .collect()
@@ -155,7 +155,7 @@ fn check_segments_fixture(name: &str, version: u64) {
             .collect()
     };
     let index = Index::open(&dir.join("idx")).unwrap();
-    assert_eq!(u64::from(index.meta().format_version), version);
+    assert_eq!(meta_json(index.dir())["format_version"], version);
     let types = ["del", "doc", "pst", "sto", "ter"]
         .map(String::from)
         .to_vec();
@@ -190,8 +190,8 @@ fn check_segments_fixture(name: &str, version: u64) {
     ok(dir, &["verify", "--index", "idx"]);
     let compacted = Index::open(&dir.join("idx")).unwrap();
     assert_eq!(
-        compacted.meta().format_version,
-        splade::index::FORMAT_VERSION
+        meta_json(compacted.dir())["format_version"],
+        splade::FORMAT_VERSION
     );
     assert_eq!((compacted.num_docs(), compacted.live_docs()), (8, 8));
     let again = answers(&compacted);
@@ -252,7 +252,7 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
     let dir = tmp.path();
     assert_eq!(info_and_verify(dir), (3, 50_097, 3, 2));
     let index = Index::open(&dir.join("idx")).unwrap();
-    assert_eq!(index.meta().format_version, 3);
+    assert_eq!(meta_json(index.dir())["format_version"], 3);
     assert_eq!(
         file_types(&index),
         [
@@ -281,7 +281,7 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
                 .map(|(id, s)| (id, s as f32))
                 .collect();
             let got: Vec<(String, f32)> = searcher
-                .search(q, k)
+                .search(&query(q), k)
                 .iter()
                 .map(|h| (index.doc_id(h.doc).to_owned(), h.score))
                 .collect();
@@ -291,8 +291,8 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
                 ..SearchOptions::default()
             };
             assert_eq!(
-                search_with(&index, q, k, &exhaustive),
-                searcher.search(q, k)
+                search_with(&index, &query(q), k, &exhaustive),
+                searcher.search(&query(q), k)
             );
         }
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use splade::encoder::{Encoder, EncoderOptions, ModelSource};
+use splade::{Encoder, EncoderOptions, ModelSource};
 
 use crate::fixtures::{real_model, shared_file};
 
@@ -140,12 +140,12 @@ fn model_card_scores_match() {
 )]
 fn bf16_vectors_stay_close_to_the_reference() {
     assert!(
-        splade::encoder::bf16::available(),
+        splade::Precision::Bf16.is_supported(),
         "this CPU lacks AVX512_BF16, but the build saw it"
     );
     let (dir, (texts, want)) = (real_model(), reference());
     let options = EncoderOptions {
-        precision: splade::encoder::Precision::Bf16,
+        precision: splade::Precision::Bf16,
         ..Default::default()
     };
     let encoder = Encoder::load(&ModelSource::Local(dir), &options).unwrap();

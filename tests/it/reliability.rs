@@ -113,7 +113,7 @@ fn unreferenced(index: &Path) -> Vec<String> {
     std::fs::read_dir(index)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "meta.json" && n != splade::index::LOCK_FILE)
+        .filter(|n| n != "meta.json" && n != splade::internal::LOCK_FILE)
         .filter(|n| !text.contains(&format!("\"{n}\"")))
         .collect()
 }
@@ -332,15 +332,14 @@ fn searches_during_rebuilds_see_the_old_or_the_new_index() {
 /// must still succeed (on the new index) rather than fail.
 #[test]
 fn index_open_races_commits() {
-    use splade::index::{Index, IndexWriter, WriterOptions};
+    use splade::{Index, IndexWriter, WriterOptions};
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");
     let commit = |round: u32| {
         let mut w = IndexWriter::create(&dir, WriterOptions::default()).unwrap();
         for d in 0..50 {
             let id = format!("r{round}-d{d}");
-            w.add(&id, &[("x", 1.0 + d as f32), ("y", 0.5)], None, "t")
-                .unwrap();
+            w.add(&id, &[("x", 1.0 + d as f32), ("y", 0.5)]).unwrap();
         }
         w.commit().unwrap();
     };
@@ -352,7 +351,7 @@ fn index_open_races_commits() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 match Index::open(&dir) {
                     Ok(index) => {
-                        let hits = splade::search::search(&index, &[("x", 1.0)], 3);
+                        let hits = splade::search(&index, &splade::Query::new([("x", 1.0)]), 3);
                         let top = index.doc_id(hits[0].doc);
                         assert!(top.ends_with("-d49"), "{top}");
                     }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use splade::index::Index;
+use splade::Index;
 
 use super::fixtures::{ok, splade_bin};
 

@@ -234,7 +234,7 @@ pub struct ModelInfo {
     /// a model whose file still has this stamp needs no hashing to match
     /// (a cache; absent for hub models and older indexes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weights_file: Option<crate::encoder::FileStamp>,
+    pub(crate) weights_file: Option<crate::encoder::FileStamp>,
     /// Truncation length in tokens the documents were encoded with. This
     /// and the next two fields are absent in indexes written before they
     /// were recorded, and for indexes built from vectors: then nothing is

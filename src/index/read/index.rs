@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::index::error::IndexError;
-use crate::index::format::meta::{IndexStats, META_FILE, Meta, read_meta, stats_of};
+use crate::index::format::meta::{IndexStats, META_FILE, Meta, ModelInfo, read_meta, stats_of};
 use crate::index::format::stored::StoredDoc;
 use crate::index::read::segment::Segment;
 
@@ -115,8 +115,14 @@ impl Index {
     }
 
     /// The parsed `meta.json`.
-    pub fn meta(&self) -> &Meta {
+    pub(crate) fn meta(&self) -> &Meta {
         &self.meta
+    }
+
+    /// The model that encoded the documents, as the writer recorded it
+    /// (`None` for an index built from vectors without naming one).
+    pub fn model(&self) -> Option<&ModelInfo> {
+        self.meta.model.as_ref()
     }
 
     /// Counts and total size of the index.

@@ -68,8 +68,10 @@ impl Default for WriterOptions {
 }
 
 /// Builds one new index in a directory ([`create`](Self::create)), or one
-/// new segment of an existing index ([`append`](Self::append)); see the
-/// module docs.
+/// new segment of an existing index ([`append`](Self::append)), published
+/// atomically by [`commit`](Self::commit): until then readers see the
+/// index as it was, and a writer dropped without `commit` leaves nothing
+/// behind. One writer at a time holds an index (`write.lock`).
 ///
 /// After an `Err` from [`add`](Self::add) or
 /// [`add_document`](Self::add_document) that is not `DuplicateId`,
@@ -284,26 +286,62 @@ impl IndexWriter {
         self.ids.len() as u64
     }
 
-    /// Adds the next document. `terms` may come in any order; each weight
-    /// must be finite and positive and each token appear once. `origin`
-    /// (e.g. `docs.jsonl:3`) is quoted by duplicate-id errors. A writer of
-    /// lexical postings refuses it ([`IndexError::MissingText`]): use
-    /// [`add_document`](Self::add_document).
-    pub fn add(
+    /// Adds the next document, its terms as `(token, weight)` pairs (e.g.
+    /// [`Encoder::terms`](crate::Encoder::terms) of its vector). `terms` may
+    /// come in any order; each weight must be finite and positive and each
+    /// token appear once. Errors name the document by its place among those
+    /// added (`document 3`). An index that stores texts stores none for it;
+    /// a writer of lexical postings refuses it ([`IndexError::MissingText`]):
+    /// use [`add_document`](Self::add_document).
+    pub fn add(&mut self, id: &str, terms: &[(&str, f32)]) -> Result<(), IndexError> {
+        self.add_from(id, terms, None, &self.next_origin())
+    }
+
+    /// [`add`](Self::add), with the title and text to store when the index
+    /// stores texts ([`WriterOptions::store`]).
+    pub fn add_stored(
+        &mut self,
+        id: &str,
+        terms: &[(&str, f32)],
+        stored: &StoredDoc,
+    ) -> Result<(), IndexError> {
+        self.add_from(id, terms, Some(stored), &self.next_origin())
+    }
+
+    /// How errors name the next document of a library caller.
+    fn next_origin(&self) -> String {
+        format!("document {}", self.ids.len() + 1)
+    }
+
+    /// Adds the next document (see [`add`](Self::add)); `origin` (e.g.
+    /// `docs.jsonl:3`) is what errors quote.
+    pub(crate) fn add_from(
         &mut self,
         id: &str,
         terms: &[(&str, f32)],
         stored: Option<&StoredDoc>,
         origin: &str,
     ) -> Result<(), IndexError> {
-        self.add_document(id, terms, None, stored, origin)
+        self.add_document_from(id, terms, None, stored, origin)
     }
 
-    /// [`add`](Self::add) with the document's analyzed text, `lexical`
-    /// (`TermCounts::of` its [`document_text`](crate::lexical::document_text)):
-    /// required when the writer [`writes_lexical`](Self::writes_lexical),
-    /// ignored otherwise. A lexical-only writer takes no SPLADE `terms`.
+    /// [`add_stored`](Self::add_stored) with the document's analyzed text,
+    /// `lexical` (`TermCounts::of` its
+    /// [`document_text`](crate::lexical::document_text)): required when the
+    /// writer [`writes_lexical`](Self::writes_lexical), ignored otherwise. A
+    /// lexical-only writer takes no SPLADE `terms`.
     pub fn add_document(
+        &mut self,
+        id: &str,
+        terms: &[(&str, f32)],
+        lexical: Option<&TermCounts>,
+        stored: Option<&StoredDoc>,
+    ) -> Result<(), IndexError> {
+        self.add_document_from(id, terms, lexical, stored, &self.next_origin())
+    }
+
+    /// [`add_document`](Self::add_document); `origin` is what errors quote.
+    pub(crate) fn add_document_from(
         &mut self,
         id: &str,
         terms: &[(&str, f32)],
