@@ -198,6 +198,8 @@ fn library_errors_name_no_flags() {
             "--model",
             &model,
             "-q",
+            // Vectors without texts are appended to it below.
+            "--no-lexical",
         ],
     );
     std::fs::write(

@@ -227,8 +227,25 @@ pub fn splade_bin() -> &'static str {
     env!("CARGO_BIN_EXE_splade")
 }
 
-/// Runs `splade` with `args` in `cwd`, feeding `stdin`.
+/// Runs `splade` with `args` in `cwd`, feeding `stdin`. The tests written
+/// before hybrid ranking check SPLADE scores, so a `search`, `eval` or
+/// `explain` that names no ranking gets `--mode splade` here; `modes.rs`
+/// tests the defaults through [`run_as_is`].
 pub fn run_splade(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let ranks = matches!(args.first(), Some(&("search" | "eval" | "explain")));
+    let named = args
+        .iter()
+        .any(|a| matches!(*a, "--mode" | "--weight" | "--tune" | "--run" | "--help"));
+    if ranks && !named {
+        let mut pinned = args.to_vec();
+        pinned.extend(["--mode", "splade"]);
+        return run_as_is(cwd, &pinned, stdin);
+    }
+    run_as_is(cwd, args, stdin)
+}
+
+/// Runs `splade` with exactly `args` in `cwd`, feeding `stdin`.
+pub fn run_as_is(cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
     use std::io::Write;
     let mut child = Command::new(splade_bin())
         .args(args)
@@ -264,7 +281,15 @@ pub fn stderr(o: &Output) -> String {
 /// Runs `splade` and returns stdout; fails the test (showing stderr) on an
 /// error exit or a panic.
 pub fn ok(cwd: &Path, args: &[&str]) -> String {
-    let out = run_splade(cwd, args, b"");
+    checked_ok(cwd, args, run_splade(cwd, args, b""))
+}
+
+/// [`ok`] without the pinned mode (see [`run_splade`]).
+pub fn ok_as_is(cwd: &Path, args: &[&str]) -> String {
+    checked_ok(cwd, args, run_as_is(cwd, args, b""))
+}
+
+fn checked_ok(_cwd: &Path, args: &[&str], out: Output) -> String {
     assert!(out.status.success(), "splade {args:?}: {}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     stdout(&out)
@@ -273,7 +298,15 @@ pub fn ok(cwd: &Path, args: &[&str]) -> String {
 /// Runs `splade` expecting exit code 2 with one `splade: ...` message and
 /// no panic; returns stderr.
 pub fn fails(cwd: &Path, args: &[&str]) -> String {
-    let out = run_splade(cwd, args, b"");
+    checked_fails(args, run_splade(cwd, args, b""))
+}
+
+/// [`fails`] without the pinned mode (see [`run_splade`]).
+pub fn fails_as_is(cwd: &Path, args: &[&str]) -> String {
+    checked_fails(args, run_as_is(cwd, args, b""))
+}
+
+fn checked_fails(args: &[&str], out: Output) -> String {
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::fixtures::{WORDS, fails, jsonl, ok, with_docs};
+use crate::fixtures::{WORDS, fails_as_is as fails, jsonl, ok_as_is as ok, with_docs};
 
 /// 40 documents from the tiny model's words, two of them with a word no
 /// other document has (`zephyr`) that the tiny model's vocabulary lacks:
