@@ -32,6 +32,8 @@ fn setup() -> (tempfile::TempDir, String) {
             "--model",
             &model,
             "-q",
+            // ignored_flags_are_refused appends vectors without texts.
+            "--no-lexical",
         ],
     );
     (tmp, model)
