@@ -127,7 +127,9 @@ fn answers(index: &Index) -> Answers {
             })
             .collect()
     };
-    let splade = queries().into_iter().map(|q| shown(&search(index, &q.into_iter().collect(), 20)));
+    let splade = queries()
+        .into_iter()
+        .map(|q| shown(&search(index, &q.into_iter().collect(), 20)));
     let bm25 = TEXT_QUERIES
         .iter()
         .map(|q| shown(&search_bm25(index, q, 20).unwrap_or_default()));

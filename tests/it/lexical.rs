@@ -217,7 +217,10 @@ fn lexical_only_builds_bm25_without_reading_a_model() {
     assert_eq!(info["lexical"]["analyzer"], "bm25s-en-snowball3", "{info}");
     assert_eq!(info["lexical"]["k1"], 1.5, "{info}");
     // A SPLADE search says what the index lacks.
-    let err = fails(dir, &["search", "river", "--index", "idx", "--mode", "splade"]);
+    let err = fails(
+        dir,
+        &["search", "river", "--index", "idx", "--mode", "splade"],
+    );
     assert!(err.contains("only BM25 ones"), "{err}");
     assert!(err.contains("--lexical-only"), "{err}");
     // Appending to it loads no model either.

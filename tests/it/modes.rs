@@ -15,7 +15,9 @@ use crate::fixtures::{WORDS, fails_as_is as fails, jsonl, ok_as_is as ok, with_d
 fn docs() -> String {
     let mut s = String::new();
     for i in 0..40 {
-        let words: Vec<&str> = (0..8).map(|j| WORDS[(i * 7 + j * 3) % WORDS.len()]).collect();
+        let words: Vec<&str> = (0..8)
+            .map(|j| WORDS[(i * 7 + j * 3) % WORDS.len()])
+            .collect();
         let extra = if i % 20 == 3 { " zephyr" } else { "" };
         s.push_str(&format!(
             "{{\"id\":\"d{i}\",\"text\":\"{}{extra}\"}}\n",
@@ -39,7 +41,15 @@ fn ranking(out: &str) -> Vec<(String, f64)> {
 }
 
 fn build(dir: &Path, model: &str, extra: &[&str]) {
-    let mut args = vec!["index", "docs.jsonl", "--index", "idx", "--model", model, "-q"];
+    let mut args = vec![
+        "index",
+        "docs.jsonl",
+        "--index",
+        "idx",
+        "--model",
+        model,
+        "-q",
+    ];
     args.extend_from_slice(extra);
     ok(dir, &args);
 }
@@ -73,9 +83,16 @@ fn hybrid_ranks_every_document_either_side_found() {
     build(tmp.path(), &model, &[]);
     let q = &format!("{} {} zephyr", WORDS[2], WORDS[9]);
     let ids = |flags: &[&str]| -> std::collections::BTreeSet<String> {
-        search(tmp.path(), q, flags).into_iter().map(|(id, _)| id).collect()
+        search(tmp.path(), q, flags)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
     };
-    let (splade, bm25, hybrid) = (ids(&["--mode", "splade"]), ids(&["--mode", "bm25"]), ids(&[]));
+    let (splade, bm25, hybrid) = (
+        ids(&["--mode", "splade"]),
+        ids(&["--mode", "bm25"]),
+        ids(&[]),
+    );
     assert!(bm25.contains("d3") && bm25.contains("d23"), "{bm25:?}");
     let union: std::collections::BTreeSet<String> = splade.union(&bm25).cloned().collect();
     assert_eq!(hybrid, union);
@@ -90,11 +107,18 @@ fn indexes_without_bm25_postings_default_to_splade_and_refuse_bm25() {
         search(tmp.path(), q, &[]),
         search(tmp.path(), q, &["--mode", "splade"])
     );
-    for flags in [&["--mode", "bm25"][..], &["--mode", "hybrid"], &["--weight", "0.5"]] {
+    for flags in [
+        &["--mode", "bm25"][..],
+        &["--mode", "hybrid"],
+        &["--weight", "0.5"],
+    ] {
         let mut args = vec!["search", q, "--index", "idx"];
         args.extend_from_slice(flags);
         let err = fails(tmp.path(), &args);
-        assert!(err.contains("BM25 postings") && err.contains("rebuild"), "{err}");
+        assert!(
+            err.contains("BM25 postings") && err.contains("rebuild"),
+            "{err}"
+        );
     }
 }
 
@@ -104,9 +128,19 @@ fn older_formats_refuse_bm25_with_how_to_rebuild() {
     let tmp = tempfile::tempdir().unwrap();
     let err = fails(
         tmp.path(),
-        &["search", "river", "--index", fixture.to_str().unwrap(), "--mode", "bm25"],
+        &[
+            "search",
+            "river",
+            "--index",
+            fixture.to_str().unwrap(),
+            "--mode",
+            "bm25",
+        ],
     );
-    assert!(err.contains("BM25 postings") && err.contains("rebuild"), "{err}");
+    assert!(
+        err.contains("BM25 postings") && err.contains("rebuild"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -114,7 +148,14 @@ fn lexical_only_indexes_search_by_bm25_without_a_model() {
     let (tmp, model) = with_docs(&docs());
     ok(
         tmp.path(),
-        &["index", "docs.jsonl", "--index", "idx", "--lexical-only", "-q"],
+        &[
+            "index",
+            "docs.jsonl",
+            "--index",
+            "idx",
+            "--lexical-only",
+            "-q",
+        ],
     );
     let q = &format!("{} zephyr", WORDS[2]);
     let default = search(tmp.path(), q, &[]);
@@ -122,10 +163,17 @@ fn lexical_only_indexes_search_by_bm25_without_a_model() {
     assert_eq!(default, search(tmp.path(), q, &["--mode", "bm25"]));
     let err = fails(
         tmp.path(),
-        &["search", q, "--index", "idx", "--mode", "splade", "--model", &model],
+        &[
+            "search", q, "--index", "idx", "--mode", "splade", "--model", &model,
+        ],
     );
     assert!(err.contains("--lexical-only"), "{err}");
-    let err = fails(tmp.path(), &["search", q, "--index", "idx", "--mode", "bm25", "--weight", "0.3"]);
+    let err = fails(
+        tmp.path(),
+        &[
+            "search", q, "--index", "idx", "--mode", "bm25", "--weight", "0.3",
+        ],
+    );
     assert!(err.contains("--weight"), "{err}");
 }
 
@@ -135,20 +183,29 @@ fn explain_shows_both_parts_and_the_fusion() {
     build(tmp.path(), &model, &[]);
     let q = &format!("{} {} zephyr", WORDS[1], WORDS[4]);
     let top = &search(tmp.path(), q, &[])[0];
-    let out = ok(tmp.path(), &["explain", q, &top.0, "--index", "idx", "--json"]);
+    let out = ok(
+        tmp.path(),
+        &["explain", q, &top.0, "--index", "idx", "--json"],
+    );
     let e: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(e["mode"], "hybrid");
     assert_eq!(e["fusion"]["rank"], 1);
     assert!((e["score"].as_f64().unwrap() - top.1).abs() < 1e-6, "{e}");
     let bm25 = search(tmp.path(), q, &["--mode", "bm25"]);
     if let Some((_, s)) = bm25.iter().find(|(id, _)| id == &top.0) {
-        assert!((e["bm25"]["score"].as_f64().unwrap() - s).abs() < 1e-5, "{e}");
+        assert!(
+            (e["bm25"]["score"].as_f64().unwrap() - s).abs() < 1e-5,
+            "{e}"
+        );
         assert!(e["bm25"]["terms"].as_array().is_some_and(|t| !t.is_empty()));
     }
     let w = e["fusion"]["weight"].as_f64().unwrap();
     assert!(w > 0.0 && w < 1.0, "{e}");
     let table = ok(tmp.path(), &["explain", q, &top.0, "--index", "idx"]);
-    assert!(table.contains("hybrid score") && table.contains("BM25 score"), "{table}");
+    assert!(
+        table.contains("hybrid score") && table.contains("BM25 score"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -156,7 +213,13 @@ fn eval_tune_sweeps_and_recommends() {
     let (tmp, model) = with_docs(&docs());
     build(tmp.path(), &model, &[]);
     let queries: String = (0..12)
-        .map(|i| format!("{{\"id\":\"q{i}\",\"text\":\"{} {}\"}}\n", WORDS[i], WORDS[i + 5]))
+        .map(|i| {
+            format!(
+                "{{\"id\":\"q{i}\",\"text\":\"{} {}\"}}\n",
+                WORDS[i],
+                WORDS[i + 5]
+            )
+        })
         .collect();
     std::fs::write(tmp.path().join("q.jsonl"), queries).unwrap();
     let qrels: String = std::iter::once("query-id\tcorpus-id\tscore\n".to_owned())
@@ -164,10 +227,20 @@ fn eval_tune_sweeps_and_recommends() {
         .collect();
     std::fs::write(tmp.path().join("qrels.tsv"), qrels).unwrap();
     let args = [
-        "eval", "--index", "idx", "--queries", "q.jsonl", "--qrels", "qrels.tsv", "--tune",
+        "eval",
+        "--index",
+        "idx",
+        "--queries",
+        "q.jsonl",
+        "--qrels",
+        "qrels.tsv",
+        "--tune",
     ];
     let table = ok(tmp.path(), &args);
-    assert!(table.contains("adaptive (default)") && table.contains("recommended:"), "{table}");
+    assert!(
+        table.contains("adaptive (default)") && table.contains("recommended:"),
+        "{table}"
+    );
     let mut json_args = args.to_vec();
     json_args.push("--json");
     let t: serde_json::Value = serde_json::from_str(&ok(tmp.path(), &json_args)).unwrap();
@@ -181,8 +254,16 @@ fn eval_tune_sweeps_and_recommends() {
         let out = ok(
             tmp.path(),
             &[
-                "eval", "--index", "idx", "--queries", "q.jsonl", "--qrels", "qrels.tsv",
-                "--mode", mode, "--json",
+                "eval",
+                "--index",
+                "idx",
+                "--queries",
+                "q.jsonl",
+                "--qrels",
+                "qrels.tsv",
+                "--mode",
+                mode,
+                "--json",
             ],
         );
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["mean"]["nDCG@10"]

@@ -18,9 +18,9 @@ use crate::index::format::quant::Quantizer;
 use crate::index::format::range_max::RangeMax;
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
-use crate::index::read::lexical::LexicalSegment;
 #[cfg(doc)]
 use crate::index::read::index::Index;
+use crate::index::read::lexical::LexicalSegment;
 use crate::index::read::maxima;
 
 /// One open segment.
