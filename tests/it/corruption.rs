@@ -20,7 +20,7 @@ use std::path::Path;
 use splade::lexical::{Analyzer, Bm25Params, TermCounts, document_text};
 use splade::{AppendOptions, Index, IndexWriter, StoredDoc, WriterOptions, search, search_bm25};
 
-use crate::fixtures::{Style, WORDS, query, run_splade, stderr, stdout, write_tiny_model};
+use crate::fixtures::{Style, WORDS, run_splade, stderr, stdout, write_tiny_model};
 use crate::fuzz_smoke::Rng;
 
 /// Weighted queries over the index's tokens.
