@@ -57,10 +57,13 @@ fn queries() -> String {
         .collect()
 }
 
-/// Runs `splade args` and waits at most `limit`; `None` when it had to be
-/// killed (it hung). Output goes to files, so that a full pipe never
-/// blocks the child.
-fn run_with_limit(dir: &Path, args: &[&str], limit: Duration) -> Option<String> {
+/// Runs `splade args` until it exits, or until it stops making progress:
+/// `None` when its CPU time did not move over a whole `stall` period (a
+/// deadlocked process sleeps on a lock; a slow one on a loaded machine
+/// still runs), and then it is killed. No wall-clock budget: a long run is
+/// not a failure. Output goes to files, so that a full pipe never blocks
+/// the child.
+fn run_until_stalled(dir: &Path, args: &[&str], stall: Duration) -> Option<String> {
     let (out, err) = (dir.join("stdout"), dir.join("stderr"));
     let mut child = Command::new(splade_bin())
         .args(args)
@@ -73,20 +76,34 @@ fn run_with_limit(dir: &Path, args: &[&str], limit: Duration) -> Option<String> 
         .stderr(File::create(&err).unwrap())
         .spawn()
         .expect("spawn splade");
-    let started = Instant::now();
+    let mut last = (cpu_ticks(child.id()), Instant::now());
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
             let stderr = std::fs::read_to_string(&err).unwrap();
             assert!(status.success(), "{args:?}: {stderr}");
             return Some(std::fs::read_to_string(&out).unwrap());
         }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
+        if last.1.elapsed() >= stall {
+            let now = cpu_ticks(child.id());
+            if now == last.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            last = (now, Instant::now());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// User plus system CPU ticks of process `pid`, all threads (fields 14 and
+/// 15 of `/proc/PID/stat`, after the parenthesised name).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    let after_name = &stat[stat.rfind(')').expect("stat has a name") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // `after_name` starts at field 3 (state): utime is field 14, stime 15.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 #[test]
@@ -107,8 +124,8 @@ fn batch_approx_search_over_in_memory_range_maxima_finishes() {
     assert!(!files.iter().any(|f| f.ends_with(".bmx")), "{files:?}");
     // On the code that built the maxima inside `OnceLock::get_or_init`,
     // about one run in five hung with this many threads (a healthy run
-    // takes a few seconds; a deadlocked one never ends).
-    let limit = Duration::from_secs(60);
+    // takes a few seconds of CPU; a deadlocked one sleeps for ever).
+    let stall = Duration::from_secs(10);
     for run in 0..16 {
         let threads = ["32", "64"][run % 2];
         let args = [
@@ -128,8 +145,9 @@ fn batch_approx_search_over_in_memory_range_maxima_finishes() {
             "--format",
             "jsonl",
         ];
-        let out = run_with_limit(dir, &args, limit)
-            .unwrap_or_else(|| panic!("run {run} ({threads} threads) hung: deadlock"));
+        let out = run_until_stalled(dir, &args, stall).unwrap_or_else(|| {
+            panic!("run {run} ({threads} threads) used no CPU for {stall:?}: deadlock")
+        });
         let hits = jsonl(&out);
         assert_eq!(
             hits.len(),

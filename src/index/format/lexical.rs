@@ -12,10 +12,11 @@
 use std::path::Path;
 
 use crate::index::error::IndexError;
-use crate::index::format::block::{BLOCK, PostingList, encode_list};
+use crate::index::format::block::{BLOCK, PostingList};
 use crate::index::format::frame::{
     FileMeta, FileWriter, HEADER_LEN, MappedFile, le_u32, le_u64, to_usize,
 };
+use crate::index::format::postings::ListWriter;
 use crate::index::format::terms::TermInfo;
 
 /// Magic of the lexical postings.
@@ -37,47 +38,18 @@ pub(crate) fn tf_width(max_tf: u32) -> usize {
     }
 }
 
-/// Streams a segment's `.lxp` file, one stem's list at a time.
-pub(crate) struct LexPostingsWriter {
-    w: FileWriter,
-    width: usize,
-    buf: Vec<u8>,
-}
-
-impl LexPostingsWriter {
-    /// Starts `dir/name` for lists whose largest tf is `max_tf`.
-    pub(crate) fn create(dir: &Path, name: &str, max_tf: u32) -> Result<Self, IndexError> {
-        let width = tf_width(max_tf);
-        let mut w = FileWriter::create(dir, name, MAGIC_LEX_POSTINGS)?;
-        w.write_u32(width as u32)?;
-        w.write_u32(BLOCK as u32)?;
-        Ok(LexPostingsWriter {
-            w,
-            width,
-            buf: Vec::new(),
-        })
-    }
-
-    /// Appends the list of `docs` (strictly increasing) with their term
-    /// frequencies (each at most the `max_tf` the file was created for),
-    /// and returns the dictionary entry that points at it.
-    pub(crate) fn push(&mut self, docs: &[u32], tfs: &[u32]) -> Result<TermInfo, IndexError> {
-        self.buf.clear();
-        let max_code = encode_list(docs, tfs, self.width, &mut self.buf);
-        let info = TermInfo {
-            offset: self.w.position(),
-            len: self.buf.len() as u64,
-            doc_freq: docs.len() as u32,
-            max_code,
-        };
-        self.w.write(&self.buf)?;
-        Ok(info)
-    }
-
-    /// Writes the footer and publishes the file.
-    pub(crate) fn finish(self) -> Result<FileMeta, IndexError> {
-        self.w.finish()
-    }
+/// Starts a segment's `.lxp` file `dir/name` for lists whose largest tf is
+/// `max_tf` (the codes are the tfs).
+pub(crate) fn create_lex_postings(
+    dir: &Path,
+    name: &str,
+    max_tf: u32,
+) -> Result<ListWriter, IndexError> {
+    let width = tf_width(max_tf);
+    let mut w = FileWriter::create(dir, name, MAGIC_LEX_POSTINGS)?;
+    w.write_u32(width as u32)?;
+    w.write_u32(BLOCK as u32)?;
+    Ok(ListWriter::new(w, width))
 }
 
 /// A mapped `.lxp` file with its header checked.
@@ -230,7 +202,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (i, max_tf) in [1u32, 255, 256, 70_000].into_iter().enumerate() {
             let name = format!("t{i}.lxp");
-            let mut w = LexPostingsWriter::create(dir.path(), &name, max_tf).unwrap();
+            let mut w = create_lex_postings(dir.path(), &name, max_tf).unwrap();
             let lists: Vec<(Vec<u32>, Vec<u32>)> = (0..3u32)
                 .map(|t| {
                     let docs: Vec<u32> = (0..300).map(|d| d * (t + 1) + t).collect();

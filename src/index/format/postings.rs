@@ -14,29 +14,27 @@ use crate::index::format::frame::{
 use crate::index::format::quant::{Quantization, Quantizer};
 use crate::index::format::terms::TermInfo;
 
-/// Streams a segment's `.pst` file, one term's list at a time.
-pub(crate) struct PostingsWriter {
+/// Streams a file of posting lists in the block codec (`.pst`, and `.lxp`
+/// whose codes are term frequencies), one term's list at a time, after a
+/// header its creator wrote.
+pub(crate) struct ListWriter {
     w: FileWriter,
     width: usize,
     buf: Vec<u8>,
 }
 
-impl PostingsWriter {
-    /// Starts `dir/name` for impacts quantized by `quant`.
-    pub(crate) fn create(dir: &Path, name: &str, quant: Quantizer) -> Result<Self, IndexError> {
-        let mut w = FileWriter::create(dir, name, MAGIC_POSTINGS)?;
-        w.write_u32(quant.scheme.code())?;
-        w.write_u32(quant.scale.to_bits())?;
-        w.write_u32(BLOCK as u32)?;
-        Ok(PostingsWriter {
+impl ListWriter {
+    /// Lists of `width`-byte codes into `w`, whose header is written.
+    pub(crate) fn new(w: FileWriter, width: usize) -> ListWriter {
+        ListWriter {
             w,
-            width: quant.scheme.width(),
+            width,
             buf: Vec::new(),
-        })
+        }
     }
 
-    /// Appends the list of `docs` (strictly increasing) with their impact
-    /// `codes`, and returns the dictionary entry that points at it.
+    /// Appends the list of `docs` (strictly increasing) with their `codes`,
+    /// and returns the dictionary entry that points at it.
     pub(crate) fn push(&mut self, docs: &[u32], codes: &[u32]) -> Result<TermInfo, IndexError> {
         self.buf.clear();
         let max_code = encode_list(docs, codes, self.width, &mut self.buf);
@@ -54,6 +52,20 @@ impl PostingsWriter {
     pub(crate) fn finish(self) -> Result<FileMeta, IndexError> {
         self.w.finish()
     }
+}
+
+/// Starts a segment's `.pst` file `dir/name` for impacts quantized by
+/// `quant`.
+pub(crate) fn create_postings(
+    dir: &Path,
+    name: &str,
+    quant: Quantizer,
+) -> Result<ListWriter, IndexError> {
+    let mut w = FileWriter::create(dir, name, MAGIC_POSTINGS)?;
+    w.write_u32(quant.scheme.code())?;
+    w.write_u32(quant.scale.to_bits())?;
+    w.write_u32(BLOCK as u32)?;
+    Ok(ListWriter::new(w, quant.scheme.width()))
 }
 
 /// A mapped `.pst` file with its header checked.

@@ -9,9 +9,10 @@ use std::path::Path;
 
 use crate::index::error::IndexError;
 use crate::index::format::frame::FileMeta;
-use crate::index::format::lexical::{LexPostingsWriter, MAGIC_LEX_TERMS, write_lengths};
+use crate::index::format::lexical::{MAGIC_LEX_TERMS, create_lex_postings, write_lengths};
 use crate::index::format::meta::SegmentLexical;
 use crate::index::format::terms::TermDictWriter;
+use crate::index::write::segment::ListParts;
 use crate::index::write::spill::{Accumulator, List};
 use crate::lexical::TermCounts;
 
@@ -96,26 +97,12 @@ impl LexicalBuilder {
         dir: &Path,
         stem: &str,
     ) -> Result<(Vec<FileMeta>, SegmentLexical), IndexError> {
-        let mut w = LexPostingsWriter::create(dir, &format!("{stem}.lxp"), self.max_tf)?;
+        let mut w = create_lex_postings(dir, &format!("{stem}.lxp"), self.max_tf)?;
         let mut dict = TermDictWriter::default();
-        let (mut docs, mut tfs) = (Vec::new(), Vec::new());
-        let mut sorted = List::new();
+        let mut parts = ListParts::default();
         self.acc.drain(|term: &str, list: &List| {
-            // Sorted already, except after a reordering compaction.
-            let list = if list.is_sorted_by_key(|p| p.0) {
-                list
-            } else {
-                sorted.clone_from(list);
-                sorted.sort_unstable_by_key(|p| p.0);
-                &sorted
-            };
-            docs.clear();
-            tfs.clear();
-            for &(d, tf) in list {
-                docs.push(d);
-                tfs.push(tf as u32);
-            }
-            dict.push(term, w.push(&docs, &tfs)?)
+            let (docs, tfs) = parts.split(list, |tf| tf as u32);
+            dict.push(term, w.push(docs, tfs)?)
         })?;
         let terms = u64::from(dict.len());
         let postings = w.finish()?;

@@ -11,7 +11,7 @@ use crate::index::error::IndexError;
 use crate::index::format::doc_table::write_doc_table;
 use crate::index::format::frame::FileMeta;
 use crate::index::format::meta::SegmentMeta;
-use crate::index::format::postings::PostingsWriter;
+use crate::index::format::postings::create_postings;
 use crate::index::format::quant::Quantizer;
 use crate::index::format::range_max::{RangeMaxWriter, stored_for};
 use crate::index::format::stored::StoredWriter;
@@ -102,7 +102,7 @@ fn write_postings(
     segment_docs: u32,
     maxima: bool,
 ) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
-    let mut w = PostingsWriter::create(dir, &format!("{stem}.pst"), quant)?;
+    let mut w = create_postings(dir, &format!("{stem}.pst"), quant)?;
     let mut maxima = if maxima {
         Some(RangeMaxWriter::create(
             dir,
@@ -113,30 +113,46 @@ fn write_postings(
         None
     };
     let mut dict = TermDictWriter::default();
-    let (mut docs, mut codes) = (Vec::new(), Vec::new());
-    let mut sorted = List::new();
+    let mut parts = ListParts::default();
     acc.drain(|term: &str, list: &List| {
-        // Lists arrive in doc order, except from a reordering compaction,
-        // whose new ordinals are not monotonic in the old ones.
-        let list = if list.is_sorted_by_key(|p| p.0) {
-            list
-        } else {
-            sorted.clone_from(list);
-            sorted.sort_unstable_by_key(|p| p.0);
-            &sorted
-        };
-        docs.clear();
-        codes.clear();
-        for &(d, wt) in list {
-            docs.push(d);
-            codes.push(quant.encode(wt));
-        }
-        let info = w.push(&docs, &codes)?;
+        let (docs, codes) = parts.split(list, |wt| quant.encode(wt));
+        let info = w.push(docs, codes)?;
         if let Some(m) = &mut maxima {
-            m.push(&docs, |i| quant.unscaled(codes[i]))?;
+            m.push(docs, |i| quant.unscaled(codes[i]))?;
         }
         dict.push(term, info)
     })?;
     let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
     Ok((w.finish()?, maxima, dict))
+}
+
+/// A drained list cut into what a list writer takes: ordinals in order, and
+/// a code per posting. Buffers are reused from list to list.
+#[derive(Default)]
+pub(crate) struct ListParts {
+    docs: Vec<u32>,
+    codes: Vec<u32>,
+    sorted: List,
+}
+
+impl ListParts {
+    /// `list`'s ordinals and `code`s of its values, in ordinal order. Lists
+    /// arrive in doc order, except from a reordering compaction, whose new
+    /// ordinals are not monotonic in the old ones.
+    pub(crate) fn split(&mut self, list: &List, code: impl Fn(f32) -> u32) -> (&[u32], &[u32]) {
+        let list = if list.is_sorted_by_key(|p| p.0) {
+            list
+        } else {
+            self.sorted.clone_from(list);
+            self.sorted.sort_unstable_by_key(|p| p.0);
+            &self.sorted
+        };
+        self.docs.clear();
+        self.codes.clear();
+        for &(d, v) in list {
+            self.docs.push(d);
+            self.codes.push(code(v));
+        }
+        (&self.docs, &self.codes)
+    }
 }
