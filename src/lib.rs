@@ -156,6 +156,7 @@ pub mod eval;
 pub(crate) mod index;
 pub(crate) mod io;
 pub mod lexical;
+pub(crate) mod profile;
 pub(crate) mod search;
 pub(crate) mod sparse;
 

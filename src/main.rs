@@ -6,10 +6,16 @@ use clap::Parser;
 use splade::cli;
 
 fn main() -> ExitCode {
+    cli::profile_mark("start");
     let args = cli::Cli::parse();
     // SAFETY: nothing else runs yet, so no thread reads the environment.
     unsafe { cli::configure_threads(args.threads) };
-    match cli::run(args) {
+    cli::profile_mark("arguments");
+    let result = cli::run(args);
+    if let Some(profile) = cli::profile_report() {
+        eprintln!("splade: {profile}");
+    }
+    match result {
         Ok(code) => code,
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -25,7 +25,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::profile;
+
 pub use common::{hint, is_broken_pipe};
+pub use profile::{mark as profile_mark, report as profile_report};
 pub use threads::configure_threads;
 
 /// Learned sparse retrieval (SPLADE) from the command line.

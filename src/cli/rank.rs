@@ -199,17 +199,22 @@ impl<'a> Ranker<'a> {
         };
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let vectors = encoder.encode(&refs)?;
+        crate::profile::mark("encode");
         let queries: Vec<Query> = vectors
             .iter()
             .map(|v| Query::new(encoder.terms(v)))
             .collect();
-        Ok(search_batch_with(self.index, &queries, k, &self.options))
+        let hits = search_batch_with(self.index, &queries, k, &self.options);
+        crate::profile::mark("splade search");
+        Ok(hits)
     }
 
     fn bm25(&self, texts: &[String], k: usize) -> anyhow::Result<Vec<Vec<Hit>>> {
-        texts
+        let hits = texts
             .par_iter()
             .map(|t| search_bm25(self.index, t, k).map_err(anyhow::Error::from))
-            .collect()
+            .collect();
+        crate::profile::mark("bm25 search");
+        hits
     }
 }

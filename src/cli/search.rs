@@ -13,6 +13,7 @@ use splade::search::{Hit, SearchOptions, Strategy};
 use super::common::{ModelArgs, note};
 use super::query::{open_index, run_queries};
 use super::rank::{ModeArgs, Ranker};
+use crate::profile;
 
 /// Search an index: the top-k documents for a query.
 ///
@@ -129,6 +130,7 @@ pub enum Format {
 pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     check_format_flags(&args)?;
     let index = open_index(&args.index)?;
+    profile::mark("index open");
     if args.show && !index.meta().store {
         note(
             quiet,
@@ -140,6 +142,7 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         );
     }
     let ranker = Ranker::new(&index, &args.modes, &args.model, args.options())?;
+    profile::mark("model check");
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         Format::Table
     } else {
@@ -161,6 +164,7 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give a query or --queries FILE"),
     }
     out.flush()?;
+    profile::mark("print");
     Ok(ExitCode::SUCCESS)
 }
 

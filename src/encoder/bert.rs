@@ -9,7 +9,7 @@ use candle_core::{Device, IndexOp, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
 use super::config::{Activation, BertConfig};
-use super::weights::Checkpoint;
+use super::weights::{Checkpoint, Matrix};
 use crate::error::Result;
 
 /// A dense layer `y = x W^T + b`, with `W^T` stored contiguous for matmul.
@@ -66,7 +66,10 @@ fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
 
 /// `bert.embeddings`: word + position + token type, then LayerNorm.
 struct Embeddings {
-    word: Tensor,
+    /// `[vocab, hidden]`, in place in the checkpoint: a text reads only its
+    /// tokens' rows, so the matrix is never copied.
+    word: Matrix,
+    hidden: usize,
     position: Tensor,
     token_type0: Tensor,
     norm: Norm,
@@ -81,10 +84,11 @@ impl Embeddings {
             &[config.type_vocab_size, h],
         )?;
         Ok(Embeddings {
-            word: ckpt.get(
+            word: ckpt.matrix(
                 &format!("{p}.word_embeddings.weight"),
                 &[config.vocab_size, h],
             )?,
+            hidden: h,
             position: ckpt.get(
                 &format!("{p}.position_embeddings.weight"),
                 &[config.max_position_embeddings, h],
@@ -94,11 +98,16 @@ impl Embeddings {
         })
     }
 
-    /// `ids`: `[batch, len]` u32 -> `[batch * len, hidden]`.
-    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
-        let (batch, len) = ids.dims2()?;
-        let words = self.word.index_select(&ids.flatten_all()?, 0)?;
-        let words = words.reshape((batch, len, ()))?;
+    /// `ids`: `batch` rows of `len` token ids (below the vocabulary size)
+    /// -> `[batch * len, hidden]`.
+    fn forward(&self, ids: &[u32], batch: usize, len: usize, device: &Device) -> Result<Tensor> {
+        let (h, word) = (self.hidden, self.word.as_slice());
+        let mut rows = Vec::with_capacity(ids.len() * h);
+        for &id in ids {
+            let at = id as usize * h;
+            rows.extend_from_slice(&word[at..at + h]);
+        }
+        let words = Tensor::from_vec(rows, (batch, len, h), device)?;
         let positions = self.position.narrow(0, 0, len)?;
         let x = words
             .broadcast_add(&positions)?
@@ -204,9 +213,8 @@ impl BertMlm {
     /// `[batch * len, hidden]` (rows of padding positions are garbage).
     pub fn forward(&self, ids: &[u32], lengths: &[usize], len: usize) -> Result<Tensor> {
         let batch = lengths.len();
-        let ids = Tensor::from_slice(ids, (batch, len), &self.device)?;
         let mask = self.additive_mask(lengths, len)?;
-        let mut x = self.embeddings.forward(&ids)?;
+        let mut x = self.embeddings.forward(ids, batch, len, &self.device)?;
         for layer in &self.layers {
             x = layer.forward(&x, batch, mask.as_ref())?;
         }

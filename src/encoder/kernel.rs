@@ -7,6 +7,13 @@
 //! rows. Tokens are taken in blocks of 8 (AVX-512) or 6 (AVX2); a short last
 //! block repeats its last token, which cannot change a max. Dispatch is
 //! decided once, at run time, from the CPU's features.
+//!
+//! [`Kernel::max_dots_rows`] computes the same from 32 rows of the
+//! row-major `[vocab, hidden]` matrix as the checkpoint stores it, reading
+//! component `k` of 16 rows with one gather: slower per token, but it needs
+//! no packed copy, so a process that encodes one query never builds one
+//! (see `pool`). Each kernel's two forms run the same multiply-adds in the
+//! same order, so their results are equal bit for bit.
 
 /// Vocabulary rows per panel (one AVX-512 register of f32).
 pub const LANES: usize = 16;
@@ -76,6 +83,47 @@ impl Kernel {
             // SAFETY: as above, for avx2 + fma.
             Kernel::Avx2 => unsafe { x86::max_dots_avx2(rows, count, h, panels, acc) },
             _ => portable(rows, count, h, panels, acc),
+        }
+    }
+}
+
+impl Kernel {
+    /// [`max_dots`](Self::max_dots) with the 32 vocabulary rows read from
+    /// `weight`, row-major `[32][h]`; equal to it bit for bit.
+    pub fn max_dots_rows(
+        self,
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        weight: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
+        assert!(count > 0 && rows.len() >= count * h && weight.len() >= PAIR * h);
+        // Gather offsets are i32 element counts: 31 * h must fit.
+        assert!(h < (i32::MAX as usize) / PAIR, "hidden size {h} too large");
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as for `max_dots`; the asserts bound every gather.
+            Kernel::Avx512 => unsafe { x86::max_dots_rows_avx512(rows, count, h, weight, acc) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for avx2 + fma.
+            Kernel::Avx2 => unsafe { x86::max_dots_rows_avx2(rows, count, h, weight, acc) },
+            _ => portable_rows(rows, count, h, weight, acc),
+        }
+    }
+}
+
+fn portable_rows(rows: &[f32], count: usize, h: usize, weight: &[f32], acc: &mut [f32; PAIR]) {
+    for t in 0..count {
+        let row = &rows[t * h..(t + 1) * h];
+        let mut dots = [0f32; PAIR];
+        for (k, &x) in row.iter().enumerate() {
+            for (j, d) in dots.iter_mut().enumerate() {
+                *d += x * weight[j * h + k];
+            }
+        }
+        for (a, d) in acc.iter_mut().zip(dots) {
+            *a = a.max(d);
         }
     }
 }
@@ -175,6 +223,130 @@ mod x86 {
         }
     }
 
+    /// [`max_dots_avx512`] reading row-major rows: component `k` of 16
+    /// rows is one gather at stride `h`.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f; `rows` must hold `count * h` floats,
+    /// `weight` `32 * h`, and `32 * h` must fit an i32 (checked by the
+    /// caller).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_dots_rows_avx512(
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        weight: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
+        let stride: [i32; LANES] = std::array::from_fn(|j| (j * h) as i32);
+        let offsets = unsafe { _mm512_loadu_si512(stride.as_ptr().cast()) };
+        let mut m = unsafe {
+            [
+                _mm512_loadu_ps(acc.as_ptr()),
+                _mm512_loadu_ps(acc.as_ptr().add(LANES)),
+            ]
+        };
+        let mut first = 0;
+        while first < count {
+            let step = if count - first <= 4 { 4 } else { 8 };
+            if step == 4 {
+                unsafe { rows_block_avx512::<4>(rows, first, count, h, weight, offsets, &mut m) };
+            } else {
+                unsafe { rows_block_avx512::<8>(rows, first, count, h, weight, offsets, &mut m) };
+            }
+            first += step;
+        }
+        unsafe {
+            _mm512_storeu_ps(acc.as_mut_ptr(), m[0]);
+            _mm512_storeu_ps(acc.as_mut_ptr().add(LANES), m[1]);
+        }
+    }
+
+    /// [`block_avx512`] with gathered weights.
+    ///
+    /// # Safety
+    /// As for [`max_dots_rows_avx512`], with `first < count`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows_block_avx512<const T: usize>(
+        rows: &[f32],
+        first: usize,
+        count: usize,
+        h: usize,
+        weight: &[f32],
+        offsets: __m512i,
+        m: &mut [__m512; 2],
+    ) {
+        let (p0, p1) = (weight.as_ptr(), unsafe { weight.as_ptr().add(LANES * h) });
+        let r: [*const f32; T] =
+            std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
+        let mut a = [[_mm512_setzero_ps(); 2]; T];
+        for k in 0..h {
+            // SAFETY: lane j reads row j (of 16) at column k < h: below
+            // 16 * h from each panel's start.
+            let w0 = unsafe { _mm512_i32gather_ps::<4>(offsets, p0.add(k).cast()) };
+            let w1 = unsafe { _mm512_i32gather_ps::<4>(offsets, p1.add(k).cast()) };
+            for i in 0..T {
+                let x = _mm512_set1_ps(unsafe { *r[i].add(k) });
+                a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
+                a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
+            }
+        }
+        for block in a {
+            m[0] = _mm512_max_ps(m[0], block[0]);
+            m[1] = _mm512_max_ps(m[1], block[1]);
+        }
+    }
+
+    /// [`max_dots_avx2`] reading row-major rows (8-lane gathers).
+    ///
+    /// # Safety
+    /// The CPU must support avx2 and fma; sizes as for the AVX-512 form.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn max_dots_rows_avx2(
+        rows: &[f32],
+        count: usize,
+        h: usize,
+        weight: &[f32],
+        acc: &mut [f32; PAIR],
+    ) {
+        const T: usize = 6;
+        let stride: [i32; 8] = std::array::from_fn(|j| (j * h) as i32);
+        let offsets = unsafe { _mm256_loadu_si256(stride.as_ptr().cast()) };
+        for p in 0..2 {
+            let panel = unsafe { weight.as_ptr().add(p * LANES * h) };
+            let upper = unsafe { panel.add(8 * h) };
+            let out = unsafe { acc.as_mut_ptr().add(p * LANES) };
+            let mut m0 = unsafe { _mm256_loadu_ps(out) };
+            let mut m1 = unsafe { _mm256_loadu_ps(out.add(8)) };
+            let mut first = 0;
+            while first < count {
+                let r: [*const f32; T] = std::array::from_fn(|i| unsafe {
+                    rows.as_ptr().add((first + i).min(count - 1) * h)
+                });
+                let mut a = [[_mm256_setzero_ps(); 2]; T];
+                for k in 0..h {
+                    // SAFETY: lane j reads row j (of 8) at column k < h.
+                    let w0 = unsafe { _mm256_i32gather_ps::<4>(panel.add(k).cast(), offsets) };
+                    let w1 = unsafe { _mm256_i32gather_ps::<4>(upper.add(k).cast(), offsets) };
+                    for i in 0..T {
+                        let x = _mm256_set1_ps(unsafe { *r[i].add(k) });
+                        a[i][0] = _mm256_fmadd_ps(x, w0, a[i][0]);
+                        a[i][1] = _mm256_fmadd_ps(x, w1, a[i][1]);
+                    }
+                }
+                for block in a {
+                    m0 = _mm256_max_ps(m0, block[0]);
+                    m1 = _mm256_max_ps(m1, block[1]);
+                }
+                first += T;
+            }
+            unsafe {
+                _mm256_storeu_ps(out, m0);
+                _mm256_storeu_ps(out.add(8), m1);
+            }
+        }
+    }
+
     /// AVX2 + FMA: for each panel, blocks of 6 tokens x 16 rows.
     ///
     /// # Safety
@@ -238,6 +410,41 @@ pub(crate) mod tests {
                 ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect()
+    }
+
+    /// `panels` (`[2][h][LANES]`) as the 32 row-major rows they pack.
+    fn unpack(panels: &[f32], h: usize) -> Vec<f32> {
+        let mut weight = vec![0f32; PAIR * h];
+        for j in 0..PAIR {
+            let (p, lane) = (j / LANES, j % LANES);
+            for k in 0..h {
+                weight[j * h + k] = panels[(p * h + k) * LANES + lane];
+            }
+        }
+        weight
+    }
+
+    #[test]
+    fn row_major_kernels_equal_the_packed_ones_bit_for_bit() {
+        for h in [1, 16, 24, 128] {
+            let panels = pseudo_random(2 * h * LANES, h as u64);
+            let weight = unpack(&panels, h);
+            for count in [1, 3, 4, 5, 6, 7, 8, 9, 13, 17] {
+                let rows = pseudo_random(count * h, 100 + count as u64);
+                for kernel in Kernel::available() {
+                    let mut packed = [f32::NEG_INFINITY; PAIR];
+                    let mut in_place = packed;
+                    kernel.max_dots(&rows, count, h, &panels, &mut packed);
+                    kernel.max_dots_rows(&rows, count, h, &weight, &mut in_place);
+                    assert_eq!(
+                        packed.map(f32::to_bits),
+                        in_place.map(f32::to_bits),
+                        "{kernel:?} h {h} count {count}"
+                    );
+                    assert!(packed.iter().all(|m| m.is_finite()), "{kernel:?}: it ran");
+                }
+            }
+        }
     }
 
     #[test]

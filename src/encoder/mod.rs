@@ -134,6 +134,7 @@ impl Encoder {
     /// (downloaded into the Hugging Face cache on first use).
     pub fn load(source: &ModelSource, options: &EncoderOptions) -> Result<Self> {
         let files = source.resolve()?;
+        crate::profile::mark("model resolve");
         Self::from_files(files, options)
     }
 
@@ -144,9 +145,11 @@ impl Encoder {
         // Before the weights are read, so that a later change shows.
         let identity = fingerprint::Identity::of(&files)?;
         let config = BertConfig::from_file(&files.config)?;
+        crate::profile::mark("model config+fingerprint");
         let ckpt = Checkpoint::open(&files.weights, &device)?;
         let bert = BertMlm::load(&ckpt, &config, &device)?;
         let decoder = load_decoder(&ckpt, &config, options.precision)?;
+        crate::profile::mark("model weights");
         let max_length = options
             .max_length
             .unwrap_or(config.max_position_embeddings)
@@ -169,7 +172,9 @@ impl Encoder {
             LongDocs::Window { .. } => None,
         };
         let tokenizer = load_tokenizer(&files.tokenizer, truncate_at)?;
+        crate::profile::mark("model tokenizer");
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
+        crate::profile::mark("model vocabulary");
         Ok(Encoder {
             bert,
             decoder,
@@ -255,6 +260,8 @@ impl Encoder {
 
     fn encode_sequences(&self, seqs: &[Vec<u32>]) -> Result<Vec<SparseVector>> {
         self.check_ids(seqs)?;
+        // Outside the parallel loop: packing runs on this thread.
+        self.decoder.prepare(seqs.iter().map(Vec::len).sum());
         let mut order: Vec<usize> = (0..seqs.len()).collect();
         order.sort_by_key(|&i| seqs[i].len());
         // Batches run in parallel (each also spreads its projection over
@@ -497,10 +504,9 @@ fn load_decoder(ckpt: &Checkpoint, config: &BertConfig, precision: Precision) ->
     } else {
         "cls.predictions.bias"
     };
-    let weight = ckpt.get(weight_name, &[v, h])?;
+    let weight = ckpt.matrix(weight_name, &[v, h])?;
     let bias = ckpt.get(bias_name, &[v])?;
-    let weight: Vec<f32> = weight.flatten_all()?.to_vec1()?;
-    Decoder::with_precision(&weight, bias.to_vec1()?, h, precision).map_err(Error::Msg)
+    Decoder::from_matrix(weight, bias.to_vec1()?, h, precision).map_err(Error::Msg)
 }
 
 fn load_tokenizer(path: &Path, truncate_at: Option<usize>) -> Result<Tokenizer> {

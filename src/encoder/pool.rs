@@ -16,7 +16,10 @@
 
 use rayon::prelude::*;
 
+use std::sync::OnceLock;
+
 use super::kernel::{Kernel, LANES, PAIR};
+use super::weights::Matrix;
 use crate::sparse::SparseVector;
 
 /// Vocabulary entries per parallel work item.
@@ -60,10 +63,10 @@ pub struct NonFinite {
     pub value: f32,
 }
 
-/// The packed decoder matrix.
+/// The packed copy of the decoder matrix.
 enum Packed {
     /// `[panel][hidden][LANES]` f32.
-    F32 { panels: Vec<f32>, kernel: Kernel },
+    F32 { panels: Vec<f32> },
     /// `[panel][hidden / 2][LANES]` bf16 pairs.
     Bf16 { panels: Vec<u32> },
 }
@@ -74,61 +77,120 @@ enum Rows<'a> {
     Bf16(Vec<u32>),
 }
 
-/// The decoder, packed for the kernel.
+/// Tokens from which a call packs the decoder first ([`Decoder::prepare`]):
+/// packing costs about what the row-major kernel loses on ~100 tokens
+/// (README "Cold start"), so a query never pays for it and a batch of
+/// documents does at once.
+pub const PACK_AT_TOKENS: usize = 256;
+
+/// The decoder: the checkpoint's row-major `[vocab, hidden]` matrix, read
+/// in place, and the packed copy that bulk encoding builds once.
 pub struct Decoder {
-    packed: Packed,
+    weight: Matrix,
+    /// The rows of the last, partial group of [`PAIR`], row-major and
+    /// zero-padded to a whole group.
+    tail: Vec<f32>,
+    packed: OnceLock<Packed>,
+    kernel: Kernel,
     bias: Vec<f32>,
     hidden: usize,
 }
 
 impl Decoder {
-    /// Packs a row-major `[vocab, hidden]` matrix and its bias.
-    pub fn new(weight: &[f32], bias: Vec<f32>, hidden: usize) -> Self {
-        Self::with_kernel(weight, bias, hidden, Kernel::detect())
-    }
-
-    /// Packs the decoder for `precision`; bf16 needs a CPU with AVX512_BF16
-    /// and an even hidden size.
-    pub fn with_precision(
-        weight: &[f32],
+    /// The decoder for `precision` over `weight` (read in place for f32);
+    /// bf16 needs a CPU with AVX512_BF16 and an even hidden size, and is
+    /// packed at once.
+    pub(crate) fn from_matrix(
+        weight: Matrix,
         bias: Vec<f32>,
         hidden: usize,
         precision: Precision,
     ) -> Result<Self, String> {
+        let decoder = Self::build(weight, bias, hidden, Kernel::detect());
         match precision {
-            Precision::F32 => Ok(Self::new(weight, bias, hidden)),
+            Precision::F32 => {}
             Precision::Bf16 if !super::bf16::available() => {
-                Err("bf16 precision needs a CPU with AVX512_BF16".into())
+                return Err("bf16 precision needs a CPU with AVX512_BF16".into());
             }
-            Precision::Bf16 if hidden % 2 == 1 => Err(format!(
-                "bf16 precision needs an even hidden size, not {hidden}"
-            )),
-            Precision::Bf16 => Ok(Decoder {
-                packed: Packed::Bf16 {
-                    panels: super::bf16::pack_panels(weight, bias.len(), hidden),
-                },
-                bias,
-                hidden,
-            }),
+            Precision::Bf16 if hidden % 2 == 1 => {
+                return Err(format!(
+                    "bf16 precision needs an even hidden size, not {hidden}"
+                ));
+            }
+            Precision::Bf16 => {
+                let panels =
+                    super::bf16::pack_panels(decoder.weight.as_slice(), decoder.bias.len(), hidden);
+                let _ = decoder.packed.set(Packed::Bf16 { panels });
+            }
+        }
+        Ok(decoder)
+    }
+
+    /// A decoder over a row-major `[vocab, hidden]` copy and its bias,
+    /// with a given kernel (tests compare them).
+    #[cfg(test)]
+    pub fn with_kernel(weight: &[f32], bias: Vec<f32>, hidden: usize, kernel: Kernel) -> Self {
+        assert_eq!(weight.len(), bias.len() * hidden, "decoder shape");
+        Self::build(Matrix::Owned(weight.to_vec().into()), bias, hidden, kernel)
+    }
+
+    fn build(weight: Matrix, bias: Vec<f32>, hidden: usize, kernel: Kernel) -> Self {
+        let vocab = bias.len();
+        assert_eq!(weight.as_slice().len(), vocab * hidden, "decoder shape");
+        let whole = vocab / PAIR * PAIR;
+        let mut tail = weight.as_slice()[whole * hidden..].to_vec();
+        tail.resize(PAIR * hidden, 0.0);
+        Decoder {
+            weight,
+            tail,
+            packed: OnceLock::new(),
+            kernel,
+            bias,
+            hidden,
         }
     }
 
-    /// Like [`new`](Self::new) with a given kernel (tests compare them).
-    pub fn with_kernel(weight: &[f32], bias: Vec<f32>, hidden: usize, kernel: Kernel) -> Self {
-        let vocab = bias.len();
-        assert_eq!(weight.len(), vocab * hidden, "decoder shape");
-        let padded = vocab.div_ceil(PAIR) * PAIR;
-        let mut panels = vec![0f32; padded * hidden];
-        for v in 0..vocab {
-            let (panel, lane) = (v / LANES, v % LANES);
-            for k in 0..hidden {
-                panels[(panel * hidden + k) * LANES + lane] = weight[v * hidden + k];
-            }
+    /// Packs the matrix for the faster kernel when a call will encode at
+    /// least [`PACK_AT_TOKENS`] tokens (once; later calls reuse it). Call
+    /// it outside parallel work: the packing runs on the calling thread.
+    /// Results are the same bit for bit either way.
+    pub fn prepare(&self, tokens: usize) {
+        if tokens >= PACK_AT_TOKENS {
+            self.pack();
         }
-        Decoder {
-            packed: Packed::F32 { panels, kernel },
-            bias,
-            hidden,
+    }
+
+    /// Packs the matrix into panels of [`LANES`] rows stored `[hidden][LANES]`.
+    pub fn pack(&self) {
+        self.packed.get_or_init(|| {
+            let (vocab, hidden) = (self.vocab(), self.hidden);
+            let weight = self.weight.as_slice();
+            let padded = vocab.div_ceil(PAIR) * PAIR;
+            let mut panels = vec![0f32; padded * hidden];
+            for v in 0..vocab {
+                let (panel, lane) = (v / LANES, v % LANES);
+                for k in 0..hidden {
+                    panels[(panel * hidden + k) * LANES + lane] = weight[v * hidden + k];
+                }
+            }
+            Packed::F32 { panels }
+        });
+    }
+
+    /// Whether the packed copy exists.
+    #[cfg(test)]
+    pub fn is_packed(&self) -> bool {
+        self.packed.get().is_some()
+    }
+
+    /// The row-major rows `start..start + PAIR` (the zero-padded tail at the
+    /// end of the vocabulary).
+    fn rows_at(&self, start: usize) -> &[f32] {
+        let h = self.hidden;
+        if start + PAIR <= self.vocab() {
+            &self.weight.as_slice()[start * h..(start + PAIR) * h]
+        } else {
+            &self.tail
         }
     }
 
@@ -156,9 +218,9 @@ impl Decoder {
         );
         let padded = self.vocab().div_ceil(PAIR) * PAIR;
         let starts: Vec<usize> = (0..padded).step_by(CHUNK).collect();
-        let rows = match self.packed {
-            Packed::F32 { .. } => Rows::F32(hidden),
-            Packed::Bf16 { .. } => Rows::Bf16(super::bf16::pack_rows(hidden, self.hidden)),
+        let rows = match self.packed.get() {
+            Some(Packed::Bf16 { .. }) => Rows::Bf16(super::bf16::pack_rows(hidden, self.hidden)),
+            _ => Rows::F32(hidden),
         };
         // maxima[chunk][text * width + col]
         let maxima: Vec<Vec<f32>> = starts
@@ -229,15 +291,22 @@ impl Decoder {
             for (p, acc) in acc.chunks_exact_mut(PAIR).enumerate() {
                 let panel = (start + p * PAIR) / LANES;
                 let acc: &mut [f32; PAIR] = acc.try_into().expect("PAIR lanes");
-                match (&self.packed, rows) {
-                    (Packed::F32 { panels, kernel }, Rows::F32(x)) => kernel.max_dots(
+                match (self.packed.get(), rows) {
+                    (Some(Packed::F32 { panels }), Rows::F32(x)) => self.kernel.max_dots(
                         &x[first * h..(first + count) * h],
                         count,
                         h,
                         &panels[panel * h * LANES..(panel + 2) * h * LANES],
                         acc,
                     ),
-                    (Packed::Bf16 { panels }, Rows::Bf16(x)) => {
+                    (None, Rows::F32(x)) => self.kernel.max_dots_rows(
+                        &x[first * h..(first + count) * h],
+                        count,
+                        h,
+                        self.rows_at(start + p * PAIR),
+                        acc,
+                    ),
+                    (Some(Packed::Bf16 { panels }), Rows::Bf16(x)) => {
                         let pairs = h / 2;
                         super::bf16::max_dots(
                             &x[first * pairs..(first + count) * pairs],
@@ -300,6 +369,31 @@ mod tests {
                     );
                 }
                 assert_eq!(pooled[i].nnz(), want.iter().filter(|w| **w > 0.0).count());
+            }
+        }
+    }
+
+    #[test]
+    fn the_in_place_and_packed_decoders_pool_bit_for_bit_alike() {
+        let (vocab, h) = (1300, 24);
+        let weight = pseudo_random(vocab * h, 11);
+        let bias = pseudo_random(vocab, 12);
+        let states = pseudo_random(40 * h, 13);
+        let spans = [(0, 1), (1, 39), (7, 5)];
+        for kernel in Kernel::available() {
+            let dec = Decoder::with_kernel(&weight, bias.clone(), h, kernel);
+            dec.prepare(PACK_AT_TOKENS - 1);
+            assert!(!dec.is_packed(), "a short call does not pack");
+            let in_place = dec.pool(&states, &spans).unwrap();
+            dec.prepare(PACK_AT_TOKENS);
+            assert!(dec.is_packed());
+            let packed = dec.pool(&states, &spans).unwrap();
+            for (a, b) in in_place.iter().zip(&packed) {
+                assert!(a.nnz() > 0);
+                let bits = |v: &SparseVector| -> Vec<(u32, u32)> {
+                    v.iter().map(|(t, w)| (t, w.to_bits())).collect()
+                };
+                assert_eq!(bits(a), bits(b), "{kernel:?}");
             }
         }
     }

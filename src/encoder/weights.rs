@@ -1,4 +1,5 @@
-//! Tensor lookup in a safetensors checkpoint, across naming styles.
+//! Tensor lookup in a safetensors checkpoint, across naming styles, and
+//! weights used in place.
 //!
 //! Checkpoints of the same architecture disagree on names: LayerNorm
 //! parameters are `weight`/`bias` in current `transformers` and `gamma`/`beta`
@@ -6,39 +7,91 @@
 //! `BertForMaskedLM` and absent for a bare `BertModel`. The names are resolved
 //! once, against the keys that exist in the file, and a tensor that is not
 //! there is an error naming it and the file.
+//!
+//! The two vocabulary-sized matrices (word embeddings and decoder, often one
+//! and the same) are most of a checkpoint's bytes. Copying them out of the
+//! file cost a process most of its start-up (README "Cold start"), so they
+//! are read in place from the memory map when the file stores them as
+//! aligned f32 ([`Checkpoint::matrix`]); everything else is copied into
+//! candle tensors.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
+use memmap2::Mmap;
+use safetensors::tensor::{Dtype, SafeTensors, TensorInfo};
 
 use crate::error::{Error, Result};
 
 /// An opened safetensors file with name resolution.
 pub struct Checkpoint {
     path: PathBuf,
-    tensors: MmapedSafetensors,
-    names: HashSet<String>,
+    map: Arc<Mmap>,
+    /// Where the tensors' bytes start in the file (after the header).
+    data_start: usize,
+    tensors: HashMap<String, TensorInfo>,
     device: Device,
 }
 
+/// A row-major f32 matrix: in place in the checkpoint's memory map, or
+/// converted (a checkpoint that stores f16 or bf16, or misaligned bytes).
+#[derive(Clone)]
+pub(crate) enum Matrix {
+    /// `len` floats at byte `offset` of the map, which the `Arc` keeps.
+    Mapped {
+        map: Arc<Mmap>,
+        offset: usize,
+        len: usize,
+    },
+    Owned(Arc<Vec<f32>>),
+}
+
+impl Matrix {
+    /// The floats, row after row.
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        match self {
+            Matrix::Mapped { map, offset, len } => {
+                let bytes = &map[*offset..*offset + *len * 4];
+                // SAFETY: `Checkpoint::matrix` only maps f32 tensors whose
+                // offset is a multiple of 4 (page-aligned map + aligned
+                // offset), the range is in bounds (checked above by
+                // slicing), and every bit pattern is a valid f32.
+                unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), *len) }
+            }
+            Matrix::Owned(v) => v,
+        }
+    }
+}
+
 impl Checkpoint {
-    /// Memory-maps a safetensors file.
+    /// Memory-maps a safetensors file and reads its header.
     pub fn open(path: &Path, device: &Device) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::model(path, "model weights not found"));
         }
-        // SAFETY: the model file is only read; a model directory is not
-        // rewritten while `splade` runs (the hub cache writes new blobs under
-        // new names), and every tensor is copied out of the map on load.
-        let tensors = unsafe { MmapedSafetensors::new(path) }
-            .map_err(|e| Error::model(path, format!("not a readable safetensors file: {e}")))?;
-        let names = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // SAFETY: the model file is only read. A model directory is not
+        // rewritten while `splade` runs (the hub cache writes new blobs
+        // under new names); a program that rewrites it in place changes
+        // the weights under us, which the fingerprint's stamp then catches
+        // for the next process.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let unreadable = |e: safetensors::SafeTensorError| {
+            Error::model(path, format!("not a readable safetensors file: {e}"))
+        };
+        let (header, metadata) = SafeTensors::read_metadata(&map).map_err(unreadable)?;
+        let tensors = metadata
+            .tensors()
+            .into_iter()
+            .map(|(name, info)| (name, info.clone()))
+            .collect();
         Ok(Checkpoint {
             path: path.to_owned(),
+            map: Arc::new(map),
+            data_start: 8 + header,
             tensors,
-            names,
             device: device.clone(),
         })
     }
@@ -51,31 +104,84 @@ impl Checkpoint {
     /// Loads the tensor `name` (canonical `transformers` spelling, e.g.
     /// `bert.embeddings.LayerNorm.weight`) as f32 and checks its shape.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let (found, info) = self.find(name, shape)?;
+        let dtype = candle_dtype(info.dtype).ok_or_else(|| {
+            Error::model(
+                &self.path,
+                format!(
+                    "tensor `{found}` has dtype {:?}, which cannot be read",
+                    info.dtype
+                ),
+            )
+        })?;
+        let tensor = Tensor::from_raw_buffer(self.bytes(info), dtype, shape, &self.device)
+            .map_err(|e| Error::model(&self.path, format!("tensor `{found}`: {e}")))?;
+        Ok(tensor.to_dtype(DType::F32)?)
+    }
+
+    /// The matrix `name` of `shape`, in place in the memory map when the
+    /// file stores it as aligned f32, else converted to f32.
+    pub(crate) fn matrix(&self, name: &str, shape: &[usize]) -> Result<Matrix> {
+        let (_, info) = self.find(name, shape)?;
+        let offset = self.data_start + info.data_offsets.0;
+        if info.dtype == Dtype::F32 && offset.is_multiple_of(4) {
+            return Ok(Matrix::Mapped {
+                map: Arc::clone(&self.map),
+                offset,
+                len: shape.iter().product(),
+            });
+        }
+        let values = self.get(name, shape)?.flatten_all()?.to_vec1()?;
+        Ok(Matrix::Owned(Arc::new(values)))
+    }
+
+    /// The stored name and header entry of `name`, its shape checked.
+    fn find(&self, name: &str, shape: &[usize]) -> Result<(String, &TensorInfo)> {
         let found = self.resolve(name).ok_or_else(|| Error::MissingTensor {
             path: self.path.clone(),
             name: name.to_owned(),
             tried: candidates(name).join(", "),
         })?;
-        let tensor = self
-            .tensors
-            .load(&found, &self.device)
-            .map_err(|e| Error::model(&self.path, format!("tensor `{found}`: {e}")))?;
-        if tensor.dims() != shape {
+        let info = &self.tensors[&found];
+        if info.shape != shape {
             return Err(Error::TensorShape {
                 path: self.path.clone(),
                 name: found,
                 expected: shape.to_vec(),
-                found: tensor.dims().to_vec(),
+                found: info.shape.clone(),
             });
         }
-        Ok(tensor.to_dtype(DType::F32)?)
+        Ok((found, info))
+    }
+
+    /// A tensor's bytes (in bounds: `read_metadata` validated the offsets
+    /// against the file's length).
+    fn bytes(&self, info: &TensorInfo) -> &[u8] {
+        let (a, b) = info.data_offsets;
+        &self.map[self.data_start + a..self.data_start + b]
     }
 
     fn resolve(&self, name: &str) -> Option<String> {
         candidates(name)
             .into_iter()
-            .find(|c| self.names.contains(c))
+            .find(|c| self.tensors.contains_key(c))
     }
+}
+
+/// The candle dtype of a file's dtype (`None` for those candle lacks).
+fn candle_dtype(dtype: Dtype) -> Option<DType> {
+    Some(match dtype {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        Dtype::F64 => DType::F64,
+        Dtype::U8 => DType::U8,
+        Dtype::U32 => DType::U32,
+        Dtype::I16 => DType::I16,
+        Dtype::I32 => DType::I32,
+        Dtype::I64 => DType::I64,
+        _ => return None,
+    })
 }
 
 /// Every spelling under which the canonical `name` may be stored, in order
