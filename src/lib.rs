@@ -165,7 +165,7 @@ pub(crate) mod sparse;
 #[allow(rustdoc::all)]
 pub mod cli;
 
-pub use encoder::{EncodeStats, Encoder, EncoderOptions, LongDocs, ModelSource, Precision};
+pub use encoder::{EncodeStats, Encoder, EncoderOptions, LongDocs, ModelSource, Precision, Vocab};
 pub use error::{Error, Result};
 pub use index::{
     AppendOptions, CompactOptions, DeleteOptions, DeleteOutcome, FORMAT_VERSION, Index, IndexError,
@@ -186,6 +186,7 @@ pub use sparse::SparseVector;
 #[doc(hidden)]
 pub mod internal {
     pub use crate::encoder::long::windows;
+    pub use crate::encoder::tokenizer_cache_file;
     pub use crate::index::{LOCK_FILE, Meta};
     pub use crate::io::vectors::{VectorReader, VectorRecord};
     pub use crate::io::{Document, FieldNames, InputFormat, RecordReader};

@@ -324,7 +324,7 @@ fn tokens_of(encoder: &Encoder, text: &str) -> anyhow::Result<HashSet<String>> {
     Ok(ids
         .iter()
         .flatten()
-        .filter_map(|&id| encoder.vocab().get(id as usize).cloned())
+        .filter_map(|&id| encoder.vocab().get(id as usize).map(str::to_owned))
         .collect())
 }
 

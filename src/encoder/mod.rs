@@ -21,13 +21,14 @@ mod kernel;
 pub(crate) mod long;
 mod pool;
 mod resolve;
+mod tokenizer;
+mod vocab;
 mod weights;
 
 use std::path::Path;
 
 use candle_core::Device;
 use rayon::prelude::*;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use config::BertConfig;
 pub(crate) use fingerprint::FileStamp;
@@ -36,6 +37,9 @@ pub use pool::Precision;
 pub(crate) use resolve::DEFAULT_MODEL;
 use resolve::ModelFiles;
 pub use resolve::ModelSource;
+use tokenizer::TextTokenizer;
+pub use tokenizer::cache_file as tokenizer_cache_file;
+pub use vocab::Vocab;
 
 use crate::error::{Error, Result};
 use crate::index::ModelInfo;
@@ -117,8 +121,9 @@ impl std::ops::AddAssign for EncodeStats {
 pub struct Encoder {
     bert: BertMlm,
     decoder: Decoder,
-    tokenizer: Tokenizer,
-    vocab: Vec<String>,
+    tokenizer: TextTokenizer,
+    /// The tokenizer's vocabulary, cut at config.json's `vocab_size`.
+    vocab: Vocab,
     max_length: usize,
     batch_size: usize,
     long_docs: LongDocs,
@@ -171,10 +176,9 @@ impl Encoder {
             LongDocs::Truncate => Some(max_length),
             LongDocs::Window { .. } => None,
         };
-        let tokenizer = load_tokenizer(&files.tokenizer, truncate_at)?;
-        crate::profile::mark("model tokenizer");
+        let tokenizer = TextTokenizer::load(&files.tokenizer, truncate_at)?;
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
-        crate::profile::mark("model vocabulary");
+        crate::profile::mark("model tokenizer");
         Ok(Encoder {
             bert,
             decoder,
@@ -328,14 +332,7 @@ impl Encoder {
     }
 
     fn encode_batch_ids(&self, texts: &[&str]) -> Result<Vec<(Vec<u32>, bool)>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Msg(format!("tokenization failed: {e}")))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| (e.get_ids().to_vec(), !e.get_overflowing().is_empty()))
-            .collect())
+        self.tokenizer.encode_batch(texts)
     }
 
     /// Refuses an id outside the model's vocabulary (a token the tokenizer
@@ -389,7 +386,9 @@ impl Encoder {
     /// # Panics
     /// If `id` is not below the vocabulary size.
     pub fn token(&self, id: u32) -> &str {
-        &self.vocab[id as usize]
+        self.vocab
+            .get(id as usize)
+            .expect("term id below the vocabulary size")
     }
 
     /// A vector's `(token, weight)` pairs: the form an index stores and
@@ -398,8 +397,9 @@ impl Encoder {
         vector.iter().map(|(t, w)| (self.token(t), w)).collect()
     }
 
-    /// All vocabulary entries, by id.
-    pub fn vocab(&self) -> &[String] {
+    /// All vocabulary entries, by id (as many as config.json's
+    /// `vocab_size`).
+    pub fn vocab(&self) -> &Vocab {
         &self.vocab
     }
 
@@ -509,35 +509,19 @@ fn load_decoder(ckpt: &Checkpoint, config: &BertConfig, precision: Precision) ->
     Decoder::from_matrix(weight, bias.to_vec1()?, h, precision).map_err(Error::Msg)
 }
 
-fn load_tokenizer(path: &Path, truncate_at: Option<usize>) -> Result<Tokenizer> {
-    let mut tokenizer = Tokenizer::from_file(path)
-        .map_err(|e| Error::model(path, format!("not a readable tokenizer: {e}")))?;
-    tokenizer.with_padding(None);
-    let truncation = truncate_at.map(|max_length| TruncationParams {
-        max_length,
-        strategy: TruncationStrategy::LongestFirst,
-        stride: 0,
-        direction: TruncationDirection::Right,
-    });
-    tokenizer
-        .with_truncation(truncation)
-        .map_err(|e| Error::model(path, format!("cannot set truncation: {e}")))?;
-    Ok(tokenizer)
-}
-
-/// Vocabulary entries by id; every id below `vocab_size` must have one.
-fn vocabulary(tokenizer: &Tokenizer, vocab_size: usize, path: &Path) -> Result<Vec<String>> {
-    let mut vocab = vec![String::new(); vocab_size];
-    for (token, id) in tokenizer.get_vocab(true) {
-        if let Some(slot) = vocab.get_mut(id as usize) {
-            *slot = token;
-        }
-    }
-    if let Some(id) = vocab.iter().position(String::is_empty) {
+/// The tokenizer's vocabulary cut at `vocab_size`; every id below it
+/// must have a token.
+fn vocabulary(tokenizer: &TextTokenizer, vocab_size: usize, path: &Path) -> Result<Vocab> {
+    let mut vocab = tokenizer.vocab().clone();
+    if vocab.len() < vocab_size {
         return Err(Error::model(
             path,
-            format!("tokenizer has no token for id {id} (config.json vocab_size {vocab_size})"),
+            format!(
+                "tokenizer has no token for id {} (config.json vocab_size {vocab_size})",
+                vocab.len()
+            ),
         ));
     }
+    vocab.truncate(vocab_size);
     Ok(vocab)
 }

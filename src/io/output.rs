@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::point_id::point_id;
+use crate::encoder::Vocab;
 use crate::sparse::SparseVector;
 
 /// Writes one JSONL line for an encoded text.
@@ -17,7 +18,7 @@ pub fn write_vector_line(
     out: &mut impl Write,
     id: &str,
     vector: &SparseVector,
-    vocab: &[String],
+    vocab: &Vocab,
 ) -> io::Result<()> {
     out.write_all(b"{\"id\":")?;
     serde_json::to_writer(&mut *out, id)?;
@@ -26,10 +27,17 @@ pub fn write_vector_line(
         if n > 0 {
             out.write_all(b",")?;
         }
-        serde_json::to_writer(&mut *out, &vocab[term as usize])?;
+        serde_json::to_writer(&mut *out, name(vocab, term))?;
         write!(out, ":{weight}")?;
     }
     out.write_all(b"}}\n")
+}
+
+/// The token of a term id of a vector the encoder made.
+fn name(vocab: &Vocab, term: u32) -> &str {
+    vocab
+        .get(term as usize)
+        .expect("term ids are below the vocabulary size")
 }
 
 /// The vector shapes `splade encode --format` writes.
@@ -96,9 +104,9 @@ impl VectorWriter {
         id: &str,
         text: &str,
         vector: &SparseVector,
-        vocab: &[String],
+        vocab: &Vocab,
     ) -> io::Result<()> {
-        let tokens = vector.iter().map(|(t, w)| (vocab[t as usize].as_str(), w));
+        let tokens = vector.iter().map(|(t, w)| (name(vocab, t), w));
         match self.format {
             VectorFormat::Jsonl => write_vector_line(out, id, vector, vocab),
             VectorFormat::Qdrant => self.write_qdrant(out, id, vector),
@@ -317,10 +325,7 @@ mod tests {
 
     #[test]
     fn vector_line_is_json_with_tokens() {
-        let vocab: Vec<String> = ["[PAD]", "a\"b", "##c"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let vocab = Vocab::from_tokens(&["[PAD]", "a\"b", "##c"]);
         let v = SparseVector::new(vec![1, 2], vec![0.5, 1.25]).unwrap();
         let mut buf = Vec::new();
         write_vector_line(&mut buf, "d\t1", &v, &vocab).unwrap();
@@ -334,10 +339,7 @@ mod tests {
     }
 
     fn render(format: VectorFormat, query: bool) -> String {
-        let vocab: Vec<String> = ["[PAD]", "a.b", "##c", "d"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let vocab = Vocab::from_tokens(&["[PAD]", "a.b", "##c", "d"]);
         let v = SparseVector::new(vec![1, 2, 3], vec![0.5, 1.25, 0.004]).unwrap();
         let w = VectorWriter {
             format,

@@ -26,4 +26,5 @@ mod pipes;
 mod props;
 mod reliability;
 mod search_reentry;
+mod tokenizer_cache;
 mod writers;
