@@ -203,7 +203,7 @@ impl<'a> Ranker<'a> {
             .iter()
             .map(|v| Query::new(encoder.terms(v)))
             .collect();
-        Ok(search_batch_with(self.index, &queries, k, &self.options))
+        Ok(search_batch_with(self.index, &queries, k, &self.options)?)
     }
 
     fn bm25(&self, texts: &[String], k: usize) -> anyhow::Result<Vec<Vec<Hit>>> {

@@ -47,7 +47,7 @@ pub(crate) use format::meta::META_FILE;
 pub use format::meta::{IndexStats, Meta, ModelInfo};
 pub use format::quant::Quantization;
 pub use format::stored::StoredDoc;
-pub use read::index::Index;
+pub use read::index::{CheckedPages, Index};
 pub use write::compact::{CompactOptions, compact, compact_with};
 pub use write::delete::{DeleteOptions, DeleteOutcome, delete};
 pub use write::lock::{LOCK_FILE, LockWait};
