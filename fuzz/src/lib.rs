@@ -308,7 +308,10 @@ pub fn vectors(data: &[u8]) {
         index.verify().expect("verify what was just written");
         assert_eq!(index.num_docs() as usize, added.len());
         for (d, rec) in added.iter().enumerate().take(20) {
-            assert_eq!(index.doc_id(d as u32).expect("id of what was just written"), rec.id);
+            assert_eq!(
+                index.doc_id(d as u32).expect("id of what was just written"),
+                rec.id
+            );
             let terms: Vec<(&str, f32)> = rec.terms.iter().map(|(t, w)| (t.as_str(), *w)).collect();
             let hits = search(&index, &Query::new(terms.iter().copied()), 3)
                 .expect("search what was just written");

@@ -123,7 +123,10 @@ fn scenario(q: Quantization) {
         assert_eq!(got.len(), v.len(), "{id}");
         assert_eq!(want.doc_id(i as u32).unwrap(), id);
     }
-    assert_eq!(index.find("a3").unwrap().map(|d| index.doc_id(d).unwrap()), Some("a3"));
+    assert_eq!(
+        index.find("a3").unwrap().map(|d| index.doc_id(d).unwrap()),
+        Some("a3")
+    );
     assert!(index.find("a1").unwrap().is_none());
     drop(index);
     check_compaction(live.path(), &fin, &want, &queries, q);
@@ -242,7 +245,8 @@ fn unknown_ids_change_nothing_and_failed_appends_leave_the_index() {
     // Deleted documents are never hits, even for their own terms.
     let d1 = random_docs(&mut Rng::new(8), 20, 30).swap_remove(1);
     assert!(
-        search(&index, &Query::new(borrow(&d1)), 100).unwrap()
+        search(&index, &Query::new(borrow(&d1)), 100)
+            .unwrap()
             .iter()
             .all(|h| h.doc != 1)
     );
@@ -275,7 +279,10 @@ fn damaged_deletes_file_fails_verify_or_open() {
     bytes[20] ^= 0x03;
     fs::write(&path, &bytes).unwrap();
     let err = Index::open(dir.path()).err().unwrap().to_string();
-    assert!(err.contains(&del.file.name) && err.contains("page 0 "), "{err}");
+    assert!(
+        err.contains(&del.file.name) && err.contains("page 0 "),
+        "{err}"
+    );
 }
 
 fn ignore_missing() -> super::DeleteOptions {

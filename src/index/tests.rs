@@ -95,7 +95,11 @@ fn empty_index_opens() {
     assert_eq!((stats.live_docs, stats.terms, stats.postings), (0, 0, 0));
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
-    assert!(crate::search::search(&index, &crate::search::Query::new([("a", 1.0)]), 10).unwrap().is_empty());
+    assert!(
+        crate::search::search(&index, &crate::search::Query::new([("a", 1.0)]), 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -373,7 +377,10 @@ fn reads_several_segments_with_global_ordinals() {
     assert_eq!(index.num_docs(), 50);
     assert_eq!(index.doc_id(29).unwrap(), "d29");
     assert_eq!(index.doc_id(30).unwrap(), "d0");
-    assert_eq!(index.stored(31).unwrap().unwrap().text, "text of document 1 ✓");
+    assert_eq!(
+        index.stored(31).unwrap().unwrap().text,
+        "text of document 1 ✓"
+    );
     let all: Vec<_> = d1.iter().chain(&d2).cloned().collect();
     let q = [("t2", 1.0), ("é1", 0.5), ("##t0", 2.0)];
     let got = crate::search::search(&index, &crate::search::Query::new(q), 50).unwrap();
@@ -422,7 +429,10 @@ fn open_checks_a_page_per_file_at_any_size() {
     let (_, _, small_total) = cost(2_000);
     let (big_open, big_query, big_total) = cost(20_000);
     assert!(big_total > 5 * small_total, "{big_total} vs {small_total}");
-    assert!(big_query > big_open && big_query < big_total / 10, "{big_query} of {big_total}");
+    assert!(
+        big_query > big_open && big_query < big_total / 10,
+        "{big_query} of {big_total}"
+    );
 }
 
 /// A flipped byte in a page a search reads makes it fail, naming the file
@@ -456,7 +466,10 @@ fn a_damaged_page_is_refused_by_the_search_that_reads_it() {
             let err = got.unwrap_err();
             let msg = err.to_string();
             assert!(matches!(err, IndexError::Corrupt { .. }), "{msg}");
-            assert!(msg.contains("seg-000001.pst") && msg.contains(&format!("page {page} ")), "{msg}");
+            assert!(
+                msg.contains("seg-000001.pst") && msg.contains(&format!("page {page} ")),
+                "{msg}"
+            );
             // Damage found once is reported by every later search.
             let other = crate::search::Query::new([(super::testutil::token(1999), 1.0)]);
             assert!(crate::search::search(&index, &other, 10).is_err());
@@ -464,7 +477,13 @@ fn a_damaged_page_is_refused_by_the_search_that_reads_it() {
         } else {
             assert_eq!(got.unwrap(), intact);
             index.check().unwrap();
-            assert!(index.verify().unwrap_err().to_string().contains("seg-000001.pst"));
+            assert!(
+                index
+                    .verify()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("seg-000001.pst")
+            );
         }
     }
     fs::write(&path, &orig).unwrap();

@@ -218,7 +218,8 @@ fn topical_query(rng: &mut Rng, topics: u32) -> Vec<(String, f32)> {
 /// (id, score bits) of a complete ranking, sorted: the same set whatever
 /// the document order, ties included.
 fn ranking_set(index: &Index, q: &Query) -> Vec<(String, u32)> {
-    let mut all: Vec<(String, u32)> = search_with(index, q, index.num_docs() as usize, &EXHAUSTIVE).unwrap()
+    let mut all: Vec<(String, u32)> = search_with(index, q, index.num_docs() as usize, &EXHAUSTIVE)
+        .unwrap()
         .iter()
         .map(|h| (index.doc_id(h.doc).unwrap().to_string(), h.score.to_bits()))
         .collect();

@@ -120,7 +120,11 @@ fn ties_break_by_lower_ordinal_and_only_positive_scores() {
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(search(&index, &query(&q), 10).unwrap(), want);
     assert_eq!(search(&index, &query(&q), 3).unwrap(), want[..3].to_vec());
-    assert!(search(&index, &query(&[("zzz", 1.0)]), 10).unwrap().is_empty());
+    assert!(
+        search(&index, &query(&[("zzz", 1.0)]), 10)
+            .unwrap()
+            .is_empty()
+    );
     assert!(search(&index, &Query::default(), 10).unwrap().is_empty());
 }
 

@@ -360,7 +360,8 @@ fn ranking_set(idx: &Path, query: &[(&str, f32)]) -> Vec<(String, u32)> {
         &index,
         &crate::fixtures::query(query),
         index.num_docs() as usize,
-    ).unwrap();
+    )
+    .unwrap();
     let mut set: Vec<(String, u32)> = all
         .iter()
         .map(|h| (index.doc_id(h.doc).unwrap().to_string(), h.score.to_bits()))

@@ -131,7 +131,9 @@ fn answers(index: &Index) -> Vec<Answer> {
     let splade = queries()
         .into_iter()
         .map(|q| shown(search(index, &q.into_iter().collect(), 20)));
-    let bm25 = TEXT_QUERIES.iter().map(|q| shown(search_bm25(index, q, 20)));
+    let bm25 = TEXT_QUERIES
+        .iter()
+        .map(|q| shown(search_bm25(index, q, 20)));
     splade.chain(bm25).collect()
 }
 
@@ -181,7 +183,12 @@ fn check(dir: &Path, damaged: &str, intact: &[Answer], tally: &mut Tally) -> Res
     r
 }
 
-fn check_one(dir: &Path, damaged: &str, intact: &[Answer], tally: &mut Tally) -> Result<(), String> {
+fn check_one(
+    dir: &Path,
+    damaged: &str,
+    intact: &[Answer],
+    tally: &mut Tally,
+) -> Result<(), String> {
     let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
         let index = match Index::open(dir) {
             Ok(i) => i,

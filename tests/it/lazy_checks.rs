@@ -47,7 +47,10 @@ fn run(index: &Index, encoder: &Encoder, bm25: bool) -> Result<Shown, IndexError
             .map(|q| encoder.query(q).unwrap())
             .collect();
         let options = SearchOptions::default();
-        (SPLADE_QUERIES, search_batch_with(index, &queries, K, &options)?)
+        (
+            SPLADE_QUERIES,
+            search_batch_with(index, &queries, K, &options)?,
+        )
     };
     let mut shown = Vec::new();
     for (i, hits) in hits.iter().enumerate() {
@@ -107,8 +110,20 @@ fn damage_is_refused_where_searches_read_and_spared_where_they_do_not() {
             ("splade", "s.tsv")
         };
         let args = [
-            "search", "--queries", queries, "--index", "idx", "--model", &model, "--mode", mode,
-            "--show", "--format", "jsonl", "-k", &k,
+            "search",
+            "--queries",
+            queries,
+            "--index",
+            "idx",
+            "--model",
+            &model,
+            "--mode",
+            mode,
+            "--show",
+            "--format",
+            "jsonl",
+            "-k",
+            &k,
         ];
         run_splade(dir, &args, b"")
     };
@@ -145,7 +160,9 @@ fn damage_is_refused_where_searches_read_and_spared_where_they_do_not() {
         let bm25 = is_lexical(ext);
         let at_open: BTreeSet<usize> = p.checked.iter().copied().collect();
         let by = |side: &[BTreeMap<String, CheckedPages>]| -> BTreeSet<usize> {
-            side.iter().flat_map(|r| r[name].checked.iter().copied()).collect()
+            side.iter()
+                .flat_map(|r| r[name].checked.iter().copied())
+                .collect()
         };
         let read_here = by(&read[bm25 as usize..=bm25 as usize]);
         let read_any = by(&read);
@@ -166,7 +183,10 @@ fn damage_is_refused_where_searches_read_and_spared_where_they_do_not() {
         let out = search(bm25);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{name} page {page}: {err}");
-        assert!(err.starts_with("splade: ") && err.contains(name.as_str()), "{err}");
+        assert!(
+            err.starts_with("splade: ") && err.contains(name.as_str()),
+            "{err}"
+        );
         let index = Index::open(&idx).unwrap();
         let lib = run(&index, &encoder, bm25).unwrap_err().to_string();
         assert!(lib.contains(name.as_str()) && lib.contains("page"), "{lib}");
@@ -213,6 +233,12 @@ fn damage_is_refused_where_searches_read_and_spared_where_they_do_not() {
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains(del.as_str()), "{}", stderr(&out));
     }
-    assert!(Index::open(&idx).err().unwrap().to_string().contains(del.as_str()));
+    assert!(
+        Index::open(&idx)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains(del.as_str())
+    );
     std::fs::write(&path, &bytes).unwrap();
 }

@@ -149,7 +149,8 @@ fn check_segments_fixture(name: &str, version: u64) {
         queries
             .iter()
             .map(|q| {
-                search(index, &query(q), 10).unwrap()
+                search(index, &query(q), 10)
+                    .unwrap()
                     .iter()
                     .map(|h| (index.doc_id(h.doc).unwrap().to_owned(), h.score))
                     .collect()
@@ -252,7 +253,10 @@ fn a_damaged_version_5_file_is_refused_when_a_query_reads_it() {
             let whole = p.file.ends_with(".del");
             assert_eq!(p.checked, if whole { vec![0] } else { vec![] }, "{p:?}");
         }
-        let hits = (search(&index, &q, 10).unwrap(), search_bm25(&index, text, 10).unwrap());
+        let hits = (
+            search(&index, &q, 10).unwrap(),
+            search_bm25(&index, text, 10).unwrap(),
+        );
         assert!(!hits.0.is_empty() && !hits.1.is_empty());
         hits
     };
@@ -265,23 +269,42 @@ fn a_damaged_version_5_file_is_refused_when_a_query_reads_it() {
             bad[bytes.len() / 2] ^= 0x08;
             std::fs::write(idx.join(name), bad).unwrap();
         }
-        let index = Index::open(&idx).unwrap();
-        let (splade_side, bm25_side) = (search(&index, &q, 10), search_bm25(&index, text, 10));
+        // Each side on an index of its own: damage found by one search
+        // fails every later search of the same `Index`.
+        let open = || Index::open(&idx).unwrap();
+        let (splade_side, bm25_side) = (search(&open(), &q, 10), search_bm25(&open(), text, 10));
         let (refused, answered) = if ext == "pst" {
-            (splade_side.map(|_| ()), bm25_side.map(|h| assert_eq!(h, bm25_hits)))
+            (
+                splade_side.map(|_| ()),
+                bm25_side.map(|h| assert_eq!(h, bm25_hits)),
+            )
         } else {
-            (bm25_side.map(|_| ()), splade_side.map(|h| assert_eq!(h, splade_hits)))
+            (
+                bm25_side.map(|_| ()),
+                splade_side.map(|h| assert_eq!(h, splade_hits)),
+            )
         };
         answered.unwrap();
         let err = refused.unwrap_err().to_string();
-        assert!(err.contains(&format!(".{ext}")) && err.contains("CRC32"), "{err}");
-        let out = run_splade(dir, &["search", text, "--index", "idx", "--mode", "bm25"], b"");
+        assert!(
+            err.contains(&format!(".{ext}")) && err.contains("CRC32"),
+            "{err}"
+        );
+        let out = run_splade(
+            dir,
+            &["search", text, "--index", "idx", "--mode", "bm25"],
+            b"",
+        );
         if ext == "pst" {
             assert!(out.status.success(), "{}", stderr(&out));
             assert_eq!(stdout(&out), bm25_cli);
         } else {
             assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-            assert!(stderr(&out).contains(&format!(".{ext}")), "{}", stderr(&out));
+            assert!(
+                stderr(&out).contains(&format!(".{ext}")),
+                "{}",
+                stderr(&out)
+            );
         }
         let out = run_splade(dir, &["verify", "--index", "idx"], b"");
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -354,7 +377,8 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
                 .map(|(id, s)| (id, s as f32))
                 .collect();
             let got: Vec<(String, f32)> = searcher
-                .search(&query(q), k).unwrap()
+                .search(&query(q), k)
+                .unwrap()
                 .iter()
                 .map(|h| (index.doc_id(h.doc).unwrap().to_owned(), h.score))
                 .collect();

@@ -129,7 +129,10 @@ impl<'a> PostingList<'a> {
     /// Bytes `[start, end)` of the block area, checked when in a file.
     #[inline]
     fn data(&self, start: usize, end: usize) -> Option<&'a [u8]> {
-        let (s, e) = (self.dir_len().checked_add(start)?, self.dir_len().checked_add(end)?);
+        let (s, e) = (
+            self.dir_len().checked_add(start)?,
+            self.dir_len().checked_add(end)?,
+        );
         let bytes = self.bytes.get(s..e)?;
         match self.file {
             Some((file, at)) => file.check(at + s, at + e).then_some(bytes),
