@@ -1,7 +1,7 @@
 //! The on-disk inverted index, in three layers that import downwards only:
 //!
 //! - `format`: the byte-level codecs, one file per file kind
-//!   of `docs/format.md` (frame and checksums, `meta.json`, postings and
+//!   of `docs/format.md` (frame, page checksums, `meta.json`, postings and
 //!   their block codec, term dictionary, doc table, stored documents,
 //!   range maxima, deletes bitmap, quantization). They know bytes, not
 //!   indexes; they import nothing above them.

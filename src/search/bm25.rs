@@ -154,7 +154,8 @@ pub struct Bm25Term {
 /// Every analyzed term of `query` (in order, repeats kept) with its part of
 /// document `doc`'s BM25 score. For a live document, the weights summed in
 /// order in an `f32` give exactly the score [`search_bm25`] reports (a
-/// deleted one is never a hit).
+/// deleted one is never a hit). An error naming the file when a page it
+/// read is damaged.
 ///
 /// # Panics
 /// If `doc >= index.num_docs()`.
