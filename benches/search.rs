@@ -89,7 +89,7 @@ fn main() {
     for (name, strategy, approx) in modes {
         let options = SearchOptions { strategy, approx };
         let mut searcher = Searcher::new(&index, options);
-        let run = |s: &mut Searcher, q: &Query| s.search(q, args.k);
+        let run = |s: &mut Searcher, q: &Query| s.search(q, args.k).expect("search");
         if let Some(q) = queries.first().filter(|_| strategy == Strategy::Pruned) {
             let t = Instant::now();
             run(&mut searcher, &q.1);
@@ -153,7 +153,7 @@ fn main() {
             for (r, h) in hits.iter().enumerate() {
                 out.push_str(&format!(
                     "{qid}\t{}\t{}\t{}\n",
-                    index.doc_id(h.doc),
+                    index.doc_id(h.doc).expect("doc id"),
                     r + 1,
                     h.score
                 ));
@@ -164,7 +164,7 @@ fn main() {
     if let Some(path) = &args.order_out {
         let mut out = String::new();
         for d in 0..index.num_docs() {
-            out.push_str(index.doc_id(d));
+            out.push_str(index.doc_id(d).expect("doc id"));
             out.push('\n');
         }
         std::fs::write(path, out).expect("write --order-out");

@@ -210,7 +210,7 @@ fn index_run(dir: &str, queries: &str, top: usize) -> Result<(), Failure> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     for ((qid, _), hits) in queries.iter().zip(&runs) {
         for (rank, hit) in hits.iter().enumerate() {
-            let id = index.doc_id(hit.doc);
+            let id = index.doc_id(hit.doc)?;
             writeln!(out, "{qid} Q0 {id} {} {} splade-bm25", rank + 1, hit.score)?;
         }
     }

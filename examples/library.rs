@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut searcher = Searcher::new(&index, SearchOptions::default());
     for text in ["what does implied warranty mean", "safe systems language"] {
         println!("query: {text}");
-        print_hits(&index, &searcher.search(&encoder.query(text)?, 3));
+        print_hits(&index, &searcher.search(&encoder.query(text)?, 3)?)?;
     }
 
     // Many queries at once, in parallel; results in query order.
@@ -88,9 +88,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|v| Query::new(encoder.terms(v)))
         .collect();
-    for (text, hits) in texts.iter().zip(splade::search_batch(&index, &queries, 2)) {
+    for (text, hits) in texts.iter().zip(splade::search_batch(&index, &queries, 2)?) {
         println!("batch query: {text}");
-        print_hits(&index, &hits);
+        print_hits(&index, &hits)?;
     }
 
     // Delete, then compact away what the deletes and the upsert left.
@@ -102,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.live_docs, stats.deleted
     );
     let index = Index::open(&dir)?;
-    print_hits(&index, &splade::search(&index, &encoder.query("rust")?, 3));
+    print_hits(&index, &splade::search(&index, &encoder.query("rust")?, 3)?)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
@@ -125,16 +125,19 @@ fn add_all(
     Ok(())
 }
 
-fn print_hits(index: &Index, hits: &[splade::Hit]) {
+/// Prints ranked hits with their ids and stored texts; an error when a
+/// page they are read from is damaged.
+fn print_hits(index: &Index, hits: &[splade::Hit]) -> splade::Result<()> {
     for (rank, hit) in hits.iter().enumerate() {
-        let text = index.stored(hit.doc).map(|d| d.text).unwrap_or_default();
+        let text = index.stored(hit.doc)?.map(|d| d.text).unwrap_or_default();
         println!(
             "  {} {} {:.3}  {text}",
             rank + 1,
-            index.doc_id(hit.doc),
+            index.doc_id(hit.doc)?,
             hit.score
         );
     }
+    Ok(())
 }
 
 /// A fresh directory under the system temp dir.

@@ -90,8 +90,8 @@
 //! writer.commit()?;
 //!
 //! let index = Index::open(&dir)?;
-//! let hits = splade::search(&index, &encoder.query("what is an implied warranty")?, 10);
-//! assert_eq!(index.doc_id(hits[0].doc), "d1");
+//! let hits = splade::search(&index, &encoder.query("what is an implied warranty")?, 10)?;
+//! assert_eq!(index.doc_id(hits[0].doc)?, "d1");
 //! # Ok(())
 //! # }
 //! ```
@@ -119,18 +119,20 @@
 //!
 //! let index = Index::open(&dir)?;
 //! let mut searcher = Searcher::new(&index, SearchOptions::default());
-//! let ids = |hits: Vec<splade::Hit>| -> Vec<String> {
-//!     hits.iter().map(|h| index.doc_id(h.doc).to_owned()).collect()
+//! // Searches and ids are `Err` rather than an answer when a page they
+//! // read is damaged (each page is checked by its CRC32 when first read).
+//! let ids = |hits: Vec<splade::Hit>| -> Result<Vec<String>, splade::IndexError> {
+//!     hits.iter().map(|h| index.doc_id(h.doc).map(str::to_owned)).collect()
 //! };
 //! let law = Query::new([("law", 1.0)]);
-//! assert_eq!(ids(searcher.search(&law, 10)), ["a", "c", "b"]);
+//! assert_eq!(ids(searcher.search(&law, 10)?)?, ["a", "c", "b"]);
 //!
 //! // Deleting publishes a new commit; an index opened before still sees
 //! // what it saw.
 //! splade::delete(&dir, &["a"], &Default::default())?;
-//! assert_eq!(ids(searcher.search(&law, 10)), ["a", "c", "b"]);
+//! assert_eq!(ids(searcher.search(&law, 10)?)?, ["a", "c", "b"]);
 //! let index = Index::open(&dir)?;
-//! assert_eq!(splade::search(&index, &law, 10).len(), 2);
+//! assert_eq!(splade::search(&index, &law, 10)?.len(), 2);
 //! assert_eq!(index.live_docs(), 2);
 //! # Ok(())
 //! # }
@@ -190,4 +192,18 @@ pub mod internal {
     pub use crate::index::{LOCK_FILE, Meta};
     pub use crate::io::vectors::{VectorReader, VectorRecord};
     pub use crate::io::{Document, FieldNames, InputFormat, RecordReader};
+
+    pub use crate::index::CheckedPages;
+
+    /// What reads have checked of each file of `index` so far. The
+    /// corruption tests damage pages a query reads and pages it does not.
+    pub fn checked_pages(index: &crate::Index) -> Vec<CheckedPages> {
+        index.checked_pages()
+    }
+
+    /// Bytes of `index` whose checksums reads have computed since it was
+    /// opened, opening included: what opening and a query cost.
+    pub fn checked_bytes(index: &crate::Index) -> u64 {
+        index.checked_bytes()
+    }
 }

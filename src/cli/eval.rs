@@ -136,17 +136,17 @@ fn search_run(
             started.elapsed().as_secs_f64()
         ),
     );
-    Ok(to_run(&index, &ids, &results))
+    to_run(&index, &ids, &results)
 }
 
-fn to_run(index: &Index, ids: &[String], results: &[Vec<Hit>]) -> Run {
+fn to_run(index: &Index, ids: &[String], results: &[Vec<Hit>]) -> anyhow::Result<Run> {
     let mut run = Run::new();
     for (qid, hits) in ids.iter().zip(results) {
         for hit in hits {
-            run.push(qid, index.doc_id(hit.doc), hit.score as f64);
+            run.push(qid, index.doc_id(hit.doc)?, hit.score as f64);
         }
     }
-    run
+    Ok(run)
 }
 
 /// `eval --tune`: both sides retrieved once, fused at every weight of the
@@ -187,10 +187,15 @@ fn tune(
                     .collect()
             })
             .collect();
-        evaluate(&to_run(&index, &ids, &fused), qrels, args.min_rel).per_query
+        Ok::<_, anyhow::Error>(
+            evaluate(&to_run(&index, &ids, &fused)?, qrels, args.min_rel).per_query,
+        )
     };
-    let fixed: Vec<_> = SWEEP.iter().map(|&w| ndcg(&|_| w)).collect();
-    let adaptive = ndcg(&|i| ranker.weight_for(&texts[i]));
+    let fixed: Vec<_> = SWEEP
+        .iter()
+        .map(|&w| ndcg(&|_| w))
+        .collect::<anyhow::Result<_>>()?;
+    let adaptive = ndcg(&|i| ranker.weight_for(&texts[i]))?;
     let per_query: BTreeMap<String, QueryScores> = adaptive
         .iter()
         .map(|(q, m)| {

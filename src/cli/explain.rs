@@ -127,7 +127,7 @@ struct Explanation {
 
 pub fn run(args: ExplainArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let index = open_index(&args.index)?;
-    let doc = index.find(&args.doc_id).with_context(|| {
+    let doc = index.find(&args.doc_id)?.with_context(|| {
         format!(
             "no document with id `{}` in the index at {}",
             args.doc_id,
@@ -192,7 +192,7 @@ fn splade_part(
     quiet: bool,
 ) -> anyhow::Result<(Vec<Term>, usize, usize, bool)> {
     let query = query_terms(encoder, query_text)?;
-    let doc_vector: HashMap<String, f32> = index.doc_vector(doc).into_iter().collect();
+    let doc_vector: HashMap<String, f32> = index.doc_vector(doc)?.into_iter().collect();
     let text_tokens = text_tokens(index, doc, encoder, quiet)?;
     let (terms, _) = shared_terms(&query, &doc_vector, text_tokens.as_ref());
     Ok((terms, query.len(), doc_vector.len(), text_tokens.is_some()))
@@ -258,7 +258,7 @@ fn text_tokens(
     encoder: &Encoder,
     quiet: bool,
 ) -> anyhow::Result<Option<HashSet<String>>> {
-    match index.stored(doc) {
+    match index.stored(doc)? {
         Some(stored) if index.meta().store => {
             let text = match &stored.title {
                 Some(t) => format!("{t} {}", stored.text),

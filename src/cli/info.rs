@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use splade::index::Index;
 
-use super::query::open_unverified;
+use super::query::open_index;
 
 /// Describe an index: documents, terms, postings, size, model, quantization.
 ///
@@ -33,7 +33,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let index = open_unverified(&args.index)?;
+    let index = open_index(&args.index)?;
     let summary = summary(&index);
     // Written (not printed: `println!` panics on a closed pipe) so that a
     // closed stdout comes back as an error that exits 0.

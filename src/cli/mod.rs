@@ -1,7 +1,7 @@
 //! Command-line interface: one file per subcommand; `common.rs` holds the
 //! flags and helpers several share, `query.rs` what the commands that
-//! answer from an index share (opening it verified, the query encoder,
-//! running a queries file).
+//! answer from an index share (opening it, the query encoder, running a
+//! queries file; what they read is checked page by page as it is read).
 //!
 //! Exit codes: 0 success, 1 a negative answer (`verify` found damage),
 //! 2 an error. Data goes to stdout, progress and messages to stderr.

@@ -1,7 +1,6 @@
 //! What the subcommands that answer from an index share (`search`, `eval`,
-//! `explain`, `index --append`): opening it with its checksums verified,
-//! the query encoder the index's recorded model and settings call for, and
-//! running a file of queries.
+//! `explain`, `index --append`): opening it, the query encoder the index's
+//! recorded model and settings call for, and running a file of queries.
 
 use std::path::Path;
 
@@ -17,19 +16,12 @@ use super::common::{
 };
 use super::rank::Ranker;
 
-/// Opens an index and checks every checksum before it is used to answer:
-/// a damaged file is refused with its name rather than giving wrong results
-/// (the CRC scan reads the files once; the page cache then serves search).
+/// Opens an index with a message that says where: the same cheap checks
+/// at any size. What answers from it is checked as it is read (each page
+/// by its CRC32, the first time a query reads it): a damaged page is
+/// refused, naming its file, by the search or lookup that reads it, never
+/// answered from; `splade verify` checks every byte.
 pub fn open_index(dir: &Path) -> anyhow::Result<Index> {
-    let index = open_unverified(dir)?;
-    index
-        .verify()
-        .with_context(|| format!("cannot use the index at {}", dir.display()))?;
-    Ok(index)
-}
-
-/// Opens an index with a message that says where; cheap checks only.
-pub fn open_unverified(dir: &Path) -> anyhow::Result<Index> {
     Index::open(dir).with_context(|| format!("cannot open the index at {}", dir.display()))
 }
 

@@ -204,7 +204,7 @@ impl<'a> Ranker<'a> {
             .iter()
             .map(|v| Query::new(encoder.terms(v)))
             .collect();
-        let hits = search_batch_with(self.index, &queries, k, &self.options);
+        let hits = search_batch_with(self.index, &queries, k, &self.options)?;
         crate::profile::mark("splade search");
         Ok(hits)
     }

@@ -216,11 +216,11 @@ fn write_hits(
     }
     for (rank, hit) in hits.iter().enumerate() {
         let rank = rank + 1;
-        let id = index.doc_id(hit.doc);
+        let id = index.doc_id(hit.doc)?;
         match format {
             Format::Jsonl => {
                 let stored = if args.show {
-                    index.stored(hit.doc)
+                    index.stored(hit.doc)?
                 } else {
                     None
                 };
@@ -245,7 +245,12 @@ fn write_hits(
             Format::Tsv => writeln!(out, "{qid_col}\t{}\t{rank}\t{}", column_safe(id), hit.score)?,
             Format::Table => {
                 writeln!(out, "{rank:>4}  {:>9.4}  {id}", hit.score)?;
-                if let Some(doc) = args.show.then(|| index.stored(hit.doc)).flatten() {
+                let stored = if args.show {
+                    index.stored(hit.doc)?
+                } else {
+                    None
+                };
+                if let Some(doc) = stored {
                     let text = match doc.title {
                         Some(t) => format!("{t} — {}", doc.text),
                         None => doc.text,

@@ -1,7 +1,7 @@
 //! The on-disk inverted index, in three layers that import downwards only:
 //!
 //! - `format`: the byte-level codecs, one file per file kind
-//!   of `docs/format.md` (frame and checksums, `meta.json`, postings and
+//!   of `docs/format.md` (frame, page checksums, `meta.json`, postings and
 //!   their block codec, term dictionary, doc table, stored documents,
 //!   range maxima, deletes bitmap, quantization). They know bytes, not
 //!   indexes; they import nothing above them.
@@ -47,7 +47,7 @@ pub(crate) use format::meta::META_FILE;
 pub use format::meta::{IndexStats, Meta, ModelInfo};
 pub use format::quant::Quantization;
 pub use format::stored::StoredDoc;
-pub use read::index::Index;
+pub use read::index::{CheckedPages, Index};
 pub use write::compact::{CompactOptions, compact, compact_with};
 pub use write::delete::{DeleteOptions, DeleteOutcome, delete};
 pub use write::lock::{LOCK_FILE, LockWait};

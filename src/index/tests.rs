@@ -56,13 +56,13 @@ fn round_trip_ids_stored_vectors_and_stats() {
     let scale = index.meta().segments[0].scale;
     for (i, d) in docs.iter().enumerate() {
         let i = i as u32;
-        assert_eq!(index.doc_id(i), format!("d{i}"));
-        let s = index.stored(i).unwrap();
+        assert_eq!(index.doc_id(i).unwrap(), format!("d{i}"));
+        let s = index.stored(i).unwrap().unwrap();
         assert_eq!(s.text, format!("text of document {i} ✓"));
         assert_eq!(s.title, i.is_multiple_of(3).then(|| format!("title {i}")));
         let mut want = d.clone();
         want.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let got = index.doc_vector(i);
+        let got = index.doc_vector(i).unwrap();
         assert_eq!(got.len(), want.len());
         for ((gt, gw), (wt, ww)) in got.iter().zip(&want) {
             assert_eq!(gt, wt);
@@ -80,7 +80,7 @@ fn no_store_means_no_stored_docs() {
         WriterOptions::default(),
     );
     let index = Index::open(dir.path()).unwrap();
-    assert!(index.stored(0).is_none());
+    assert!(index.stored(0).unwrap().is_none());
     // .pst, .ter, .doc: no .sto (and no .bmx: a small segment).
     assert_eq!(index.meta().segments[0].files.len(), 3);
 }
@@ -95,7 +95,11 @@ fn empty_index_opens() {
     assert_eq!((stats.live_docs, stats.terms, stats.postings), (0, 0, 0));
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
-    assert!(crate::search::search(&index, &crate::search::Query::new([("a", 1.0)]), 10).is_empty());
+    assert!(
+        crate::search::search(&index, &crate::search::Query::new([("a", 1.0)]), 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -121,32 +125,48 @@ fn spilling_gives_byte_identical_files() {
     assert_eq!(read_all(a.path()), read_all(b.path()));
 }
 
+/// What the lookups of `flipped_byte_fails_verify_naming_the_file` show:
+/// hits, an id, a stored text and a vector, or the error of each.
+fn lookups(index: &Index) -> Vec<Result<String, String>> {
+    let q = crate::search::Query::new([("t2", 1.0), ("é1", 1.0)]);
+    let show = |r: Result<String, IndexError>| r.map_err(|e| e.to_string());
+    vec![
+        show(crate::search::search(index, &q, 10).map(|h| format!("{h:?}"))),
+        show(index.doc_id(7).map(str::to_owned)),
+        show(index.stored(7).map(|d| format!("{d:?}"))),
+        show(index.doc_vector(7).map(|v| format!("{v:?}"))),
+    ]
+}
+
 #[test]
 fn flipped_byte_fails_verify_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     crate::index::ALWAYS_STORE.with(|c| c.set(true));
     small_index(dir.path());
+    let intact = lookups(&Index::open(dir.path()).unwrap());
     for ext in ["pst", "ter", "doc", "sto", "bmx"] {
-        let path = dir.path().join(format!("seg-000001.{ext}"));
+        let name = format!("seg-000001.{ext}");
+        let path = dir.path().join(&name);
         let orig = fs::read(&path).unwrap();
         let mut bad = orig.clone();
         bad[orig.len() / 2] ^= 0x10;
         fs::write(&path, &bad).unwrap();
-        // open may or may not notice (it does not scan); verify must.
+        // open may or may not notice (it reads a page or two); verify must.
         match Index::open(dir.path()) {
             Ok(index) => {
+                // Each lookup answers as before or fails naming the file,
+                // whether its pages were damaged or not; never a panic.
+                for (got, want) in lookups(&index).iter().zip(&intact) {
+                    match got {
+                        Ok(_) => assert_eq!(got, want, "{name}"),
+                        Err(e) => assert!(e.contains(&name) && e.contains("page"), "{e}"),
+                    }
+                }
                 let err = index.verify().unwrap_err().to_string();
-                assert!(err.contains(&format!("seg-000001.{ext}")), "{err}");
-                assert!(err.contains("CRC32") && err.contains("rebuild"), "{err}");
-                // Reading damaged data must not panic.
-                let _ = crate::search::search(
-                    &index,
-                    &crate::search::Query::new([("t2", 1.0), ("é1", 1.0)]),
-                    10,
-                );
-                let _ = (index.doc_id(7), index.stored(7), index.doc_vector(7));
+                assert!(err.contains(&name), "{err}");
+                assert!(err.contains("checksum") && err.contains("rebuild"), "{err}");
             }
-            Err(e) => assert!(e.to_string().contains(&format!("seg-000001.{ext}")), "{e}"),
+            Err(e) => assert!(e.to_string().contains(&name), "{e}"),
         }
         fs::write(&path, &orig).unwrap();
     }
@@ -303,7 +323,7 @@ fn duplicate_ids_and_invalid_vectors() {
     w.add_from("c", &[], None, "docs.jsonl:5").unwrap();
     w.commit().unwrap();
     let index = Index::open(dir.path()).unwrap();
-    assert_eq!(index.doc_id(2), "c");
+    assert_eq!(index.doc_id(2).unwrap(), "c");
 }
 
 #[test]
@@ -329,7 +349,7 @@ fn unfinished_writer_leaves_previous_index_intact() {
     }
     let index = Index::open(dir.path()).unwrap();
     index.verify().unwrap();
-    assert_eq!(index.doc_id(0), "d0");
+    assert_eq!(index.doc_id(0).unwrap(), "d0");
     // Files written and renamed but never committed are equally ignored.
     fs::copy(
         dir.path().join("seg-000001.pst"),
@@ -371,12 +391,15 @@ fn reads_several_segments_with_global_ordinals() {
     let index = Index::open(a.path()).unwrap();
     index.verify().unwrap();
     assert_eq!(index.num_docs(), 50);
-    assert_eq!(index.doc_id(29), "d29");
-    assert_eq!(index.doc_id(30), "d0");
-    assert_eq!(index.stored(31).unwrap().text, "text of document 1 ✓");
+    assert_eq!(index.doc_id(29).unwrap(), "d29");
+    assert_eq!(index.doc_id(30).unwrap(), "d0");
+    assert_eq!(
+        index.stored(31).unwrap().unwrap().text,
+        "text of document 1 ✓"
+    );
     let all: Vec<_> = d1.iter().chain(&d2).cloned().collect();
     let q = [("t2", 1.0), ("é1", 0.5), ("##t0", 2.0)];
-    let got = crate::search::search(&index, &crate::search::Query::new(q), 50);
+    let got = crate::search::search(&index, &crate::search::Query::new(q), 50).unwrap();
     let want = crate::search::brute_force(&all, &q, 50);
     assert_eq!(got.len(), want.len());
     assert!(!got.is_empty());
@@ -384,4 +407,100 @@ fn reads_several_segments_with_global_ordinals() {
         assert_eq!(g.doc, w.doc);
         assert!((g.score - w.score).abs() < 1e-5);
     }
+}
+
+/// Opening checks the same few pages at any size: the pages of each file's
+/// header and trailer, none of its body, so open costs the same for 2,000
+/// documents and for 20,000; a query then checks the pages it reads, a
+/// small part of the index.
+#[test]
+fn open_checks_a_page_per_file_at_any_size() {
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
+    let cost = |n: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = random_docs(&mut Rng::new(9), n, 3000);
+        let options = WriterOptions {
+            store: true,
+            ..WriterOptions::default()
+        };
+        build(dir.path(), &docs, options);
+        let index = Index::open(dir.path()).unwrap();
+        let files = index.checked_pages();
+        assert_eq!(files.len(), 5, "{files:?}");
+        for f in &files {
+            assert!(f.pages > 4, "{f:?}");
+            // The header's page; the last too where a trailer is (.bmx).
+            let at_open = if f.file.ends_with(".bmx") { 2 } else { 1 };
+            assert_eq!(f.checked.len(), at_open, "{f:?}");
+        }
+        let opened = index.checked_bytes();
+        assert!(opened <= 6 * format::pages::PAGE_SIZE as u64, "{opened}");
+        let q = crate::search::Query::new([(super::testutil::token(7), 1.0)]);
+        let hits = crate::search::search(&index, &q, 10).unwrap();
+        let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc).unwrap()).collect();
+        assert_eq!(ids.len(), 10);
+        let total: u64 = index.stats().bytes;
+        (opened, index.checked_bytes(), total)
+    };
+    let (_, _, small_total) = cost(2_000);
+    let (big_open, big_query, big_total) = cost(20_000);
+    assert!(big_total > 5 * small_total, "{big_total} vs {small_total}");
+    assert!(
+        big_query > big_open && big_query < big_total / 10,
+        "{big_query} of {big_total}"
+    );
+}
+
+/// A flipped byte in a page a search reads makes it fail, naming the file
+/// and page, and every later search of that `Index` too; the same flip in
+/// a page it does not read leaves it answering as before.
+#[test]
+fn a_damaged_page_is_refused_by_the_search_that_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = random_docs(&mut Rng::new(11), 3_000, 2000);
+    build(dir.path(), &docs, WriterOptions::default());
+    let q = crate::search::Query::new([(super::testutil::token(3), 1.0)]);
+    let (intact, read, pages) = {
+        let index = Index::open(dir.path()).unwrap();
+        let hits = crate::search::search(&index, &q, 10).unwrap();
+        let pst = index.checked_pages().remove(0);
+        assert!(pst.file.ends_with(".pst"), "{pst:?}");
+        (hits, pst.checked, pst.pages)
+    };
+    let path = dir.path().join("seg-000001.pst");
+    let orig = fs::read(&path).unwrap();
+    // Not the header's page (open reads it) nor the last (it may be short).
+    let read_page = *read.iter().rev().find(|&&p| p != 0).unwrap();
+    let unread = (1..pages - 1).rev().find(|p| !read.contains(p)).unwrap();
+    for (page, refused) in [(read_page, true), (unread, false)] {
+        let mut bad = orig.clone();
+        bad[page * format::pages::PAGE_SIZE + 1] ^= 0x40;
+        fs::write(&path, &bad).unwrap();
+        let index = Index::open(dir.path()).unwrap();
+        let got = crate::search::search(&index, &q, 10);
+        if refused {
+            let err = got.unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, IndexError::Corrupt { .. }), "{msg}");
+            assert!(
+                msg.contains("seg-000001.pst") && msg.contains(&format!("page {page} ")),
+                "{msg}"
+            );
+            // Damage found once is reported by every later search.
+            let other = crate::search::Query::new([(super::testutil::token(1999), 1.0)]);
+            assert!(crate::search::search(&index, &other, 10).is_err());
+            assert!(index.check().is_err());
+        } else {
+            assert_eq!(got.unwrap(), intact);
+            index.check().unwrap();
+            assert!(
+                index
+                    .verify()
+                    .unwrap_err()
+                    .to_string()
+                    .contains("seg-000001.pst")
+            );
+        }
+    }
+    fs::write(&path, &orig).unwrap();
 }

@@ -26,12 +26,13 @@ use crate::search::Hit;
 
 /// The top `k` documents for the text `query` by BM25 over the index's
 /// lexical postings, best first (see the module docs for the order and
-/// rounding). [`IndexError::NoLexical`] when the index has none.
+/// rounding). [`IndexError::NoLexical`] when the index has none, a
+/// corruption error naming the file when a page it read is damaged.
 pub fn search_bm25(index: &Index, query: &str, k: usize) -> Result<Vec<Hit>, IndexError> {
     let mut scores = Vec::new();
     let terms = index.lexical_terms(query);
     bm25_scores(index, &terms, &mut scores)?;
-    Ok(top_hits(&scores, k))
+    index.checked(top_hits(&scores, k))
 }
 
 /// [`search_bm25`] for many queries, in parallel; results in query order.
@@ -41,21 +42,23 @@ pub fn search_bm25_batch<S: AsRef<str> + Sync>(
     k: usize,
 ) -> Result<Vec<Vec<Hit>>, IndexError> {
     index.require_lexical()?;
-    queries
+    let hits = queries
         .par_iter()
         .map_init(Vec::new, |scores, q| {
             let terms = index.lexical_terms(q.as_ref());
             bm25_scores(index, &terms, scores)?;
             Ok(top_hits(scores, k))
         })
-        .collect()
+        .collect::<Result<_, IndexError>>()?;
+    index.checked(hits)
 }
 
 /// The BM25 score of every document ordinal for the analyzed query
 /// `terms` ([`Index::lexical_terms`]), deleted documents 0, into `scores`
 /// (resized to the index; reused between queries): what [`search_bm25`]
 /// ranks, for callers that need the scores of documents outside its top k
-/// (fusion with the SPLADE side).
+/// (fusion with the SPLADE side). Damaged blocks add nothing: the caller
+/// checks the index ([`Index::check`]) before it answers.
 pub(crate) fn bm25_scores(
     index: &Index,
     terms: &[String],
@@ -84,7 +87,7 @@ pub(crate) fn bm25_scores(
                 continue;
             };
             for b in 0..list.num_blocks() {
-                // A damaged block ends the list; `verify` reports it.
+                // A damaged block ends the list; the search reports it.
                 let Some(n) = list.decode_block(b, &mut docs, &mut tfs) else {
                     break;
                 };
@@ -151,7 +154,8 @@ pub struct Bm25Term {
 /// Every analyzed term of `query` (in order, repeats kept) with its part of
 /// document `doc`'s BM25 score. For a live document, the weights summed in
 /// order in an `f32` give exactly the score [`search_bm25`] reports (a
-/// deleted one is never a hit).
+/// deleted one is never a hit). An error naming the file when a page it
+/// read is damaged.
 ///
 /// # Panics
 /// If `doc >= index.num_docs()`.
@@ -163,7 +167,7 @@ pub fn explain_bm25(index: &Index, query: &str, doc: u32) -> Result<Vec<Bm25Term
     let lexical = index.segments[i].lexical.as_ref();
     let doc_len = index.lexical_doc_len(doc);
     let terms = index.lexical_terms(query);
-    Ok(terms
+    let explained = terms
         .into_iter()
         .map(|term| {
             let df = index.lexical_df(&term);
@@ -186,7 +190,8 @@ pub fn explain_bm25(index: &Index, query: &str, doc: u32) -> Result<Vec<Bm25Term
                 weight,
             }
         })
-        .collect())
+        .collect();
+    index.checked(explained)
 }
 
 #[cfg(test)]

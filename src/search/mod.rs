@@ -24,6 +24,11 @@
 //! one thread): exhaustive 6.1-6.5 ms per query, pruned exact 2.4 ms in
 //! arbitrary order and 1.7 ms reordered (README, "Search at scale").
 //!
+//! Every search returns an error instead of hits when a page it read was
+//! damaged (checked by its CRC32 as it is read, `index/format/pages.rs`):
+//! what a damaged page held is left out while scoring, and never answered
+//! from ([`Index::check`]).
+//!
 //! Ranking is deterministic: score descending (`f32::total_cmp`), then
 //! document ordinal ascending; only documents with a positive score are hits,
 //! and deleted documents never are (exhaustive scoring zeroes their slots
@@ -35,7 +40,7 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
-use crate::index::{BLOCK, Index, PostingList, Quantizer};
+use crate::index::{BLOCK, Index, IndexError, PostingList, Quantizer};
 
 mod bm25;
 pub mod fusion;
@@ -179,42 +184,53 @@ impl<T: Into<String>> FromIterator<(T, f32)> for Query {
 }
 
 /// The top `k` documents for `query`, best first, with the default (exact)
-/// options.
-pub fn search(index: &Index, query: &Query, k: usize) -> Vec<Hit> {
+/// options; an error naming the file when a page it read is damaged.
+pub fn search(index: &Index, query: &Query, k: usize) -> Result<Vec<Hit>, IndexError> {
     search_with(index, query, k, &SearchOptions::default())
 }
 
-/// The top `k` documents for `query` under `options`.
-pub fn search_with(index: &Index, query: &Query, k: usize, options: &SearchOptions) -> Vec<Hit> {
+/// The top `k` documents for `query` under `options`; an error naming the
+/// file when a page it read is damaged.
+pub fn search_with(
+    index: &Index,
+    query: &Query,
+    k: usize,
+    options: &SearchOptions,
+) -> Result<Vec<Hit>, IndexError> {
     Searcher::new(index, *options).search(query, k)
 }
 
 /// [`search`] for many queries in parallel (on rayon's current pool);
-/// results in query order.
-pub fn search_batch(index: &Index, queries: &[Query], k: usize) -> Vec<Vec<Hit>> {
+/// results in query order, or the error of a damaged page.
+pub fn search_batch(
+    index: &Index,
+    queries: &[Query],
+    k: usize,
+) -> Result<Vec<Vec<Hit>>, IndexError> {
     search_batch_with(index, queries, k, &SearchOptions::default())
 }
 
 /// [`search_with`] for many queries in parallel (on rayon's current pool);
-/// results in query order.
+/// results in query order, or the error of a damaged page.
 pub fn search_batch_with(
     index: &Index,
     queries: &[Query],
     k: usize,
     options: &SearchOptions,
-) -> Vec<Vec<Hit>> {
+) -> Result<Vec<Vec<Hit>>, IndexError> {
     // What pruning needs is built here, before the parallel loop, never
     // lazily from inside it (see `Index::build_range_maxima`).
     if options.prunes(index) {
         index.build_range_maxima();
     }
-    queries
+    let hits = queries
         .par_iter()
         .map_init(
             || Searcher::new(index, *options),
-            |searcher, q| searcher.search(q, k),
+            |searcher, q| searcher.search_terms(&q.pairs(), k),
         )
-        .collect()
+        .collect();
+    index.checked(hits)
 }
 
 /// Runs queries one after another over one index, reusing its buffers:
@@ -248,9 +264,11 @@ impl<'a> Searcher<'a> {
         }
     }
 
-    /// The top `k` documents for `query`, best first.
-    pub fn search(&mut self, query: &Query, k: usize) -> Vec<Hit> {
-        self.search_terms(&query.pairs(), k)
+    /// The top `k` documents for `query`, best first; an error naming the
+    /// file when a page it read (or an earlier search read) is damaged.
+    pub fn search(&mut self, query: &Query, k: usize) -> Result<Vec<Hit>, IndexError> {
+        let hits = self.search_terms(&query.pairs(), k);
+        self.index.checked(hits)
     }
 
     fn search_terms(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
@@ -284,8 +302,7 @@ impl<'a> Searcher<'a> {
 
 /// Adds every query term's contributions into `scores` (one slot per
 /// global ordinal), then zeroes deleted documents so that they are never
-/// hits. Damaged lists contribute what decodes; `verify` is what reports
-/// damage.
+/// hits. Damaged blocks contribute nothing, and the search reports them.
 fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
     for seg in &index.segments {
         let base = seg.base as usize;

@@ -55,8 +55,8 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
         }
         let q = Query::new(borrow(&q));
         let k = [1, 3, 10, 50, 1000][i % 5];
-        let want = exhaustive.search(&q, k);
-        let got = pruned.search(&q, k);
+        let want = exhaustive.search(&q, k).unwrap();
+        let got = pruned.search(&q, k).unwrap();
         let bits = |h: &[Hit]| {
             h.iter()
                 .map(|h| (h.doc, h.score.to_bits()))
@@ -68,7 +68,7 @@ fn assert_same(index: &Index, rng: &mut Rng, vocab: u32, queries: usize) {
             (true, &mut filtered, "filtered pass"),
         ] {
             pruned::FALLBACK.with(|c| c.set(Some(forced_to)));
-            let got = searcher.search(&q, k);
+            let got = searcher.search(&q, k).unwrap();
             pruned::FALLBACK.with(|c| c.set(None));
             assert_eq!(bits(&got), bits(&want), "{what}, query {i} k {k}: {q:?}");
         }
@@ -141,8 +141,8 @@ fn negative_weights_and_edge_cases_fall_back_or_agree() {
         let q = Query::new(q);
         for k in [0, 1, 10] {
             assert_eq!(
-                search_with(&index, &q, k, &PRUNED),
-                search_with(&index, &q, k, &EXHAUSTIVE),
+                search_with(&index, &q, k, &PRUNED).unwrap(),
+                search_with(&index, &q, k, &EXHAUSTIVE).unwrap(),
                 "{q:?} k {k}"
             );
         }
@@ -168,11 +168,11 @@ fn approximate_mode_is_a_subset_with_exact_scores() {
     let (mut found, mut total) = (0, 0);
     for _ in 0..40 {
         let q = Query::new(random_vector(&mut rng, 2000, 20));
-        let want = search_with(&index, &q, 10, &EXHAUSTIVE);
-        let got = search_with(&index, &q, 10, &approx);
+        let want = search_with(&index, &q, 10, &EXHAUSTIVE).unwrap();
+        let got = search_with(&index, &q, 10, &approx).unwrap();
         for h in &got {
             // Every returned score is the document's exact score.
-            let exact = search_with(&index, &q, 4000, &EXHAUSTIVE);
+            let exact = search_with(&index, &q, 4000, &EXHAUSTIVE).unwrap();
             assert!(exact.contains(h), "{h:?}");
         }
         found += got.iter().filter(|h| want.contains(h)).count();
@@ -219,8 +219,9 @@ fn topical_query(rng: &mut Rng, topics: u32) -> Vec<(String, f32)> {
 /// the document order, ties included.
 fn ranking_set(index: &Index, q: &Query) -> Vec<(String, u32)> {
     let mut all: Vec<(String, u32)> = search_with(index, q, index.num_docs() as usize, &EXHAUSTIVE)
+        .unwrap()
         .iter()
-        .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
+        .map(|h| (index.doc_id(h.doc).unwrap().to_string(), h.score.to_bits()))
         .collect();
     all.sort();
     all
@@ -255,8 +256,8 @@ fn reordering_keeps_every_score_and_pruning_exact() {
     for (q, set) in queries.iter().zip(&sets) {
         let q = Query::new(borrow(q));
         assert_eq!(&ranking_set(&after, &q), set);
-        let want = search_with(&after, &q, 10, &EXHAUSTIVE);
-        assert_eq!(reordered.search(&q, 10), want);
+        let want = search_with(&after, &q, 10, &EXHAUSTIVE).unwrap();
+        assert_eq!(reordered.search(&q, 10).unwrap(), want);
     }
     pruned::FALLBACK.with(|c| c.set(None));
     // Most ranges are skipped: a topic's documents are neighbours.
@@ -308,8 +309,8 @@ fn segments_without_range_maxima_prune_from_memory() {
             .map(|_| (terms[rng.below(terms.len() as u32) as usize].as_str(), 1.0))
             .collect();
         assert_eq!(
-            search_with(&index, &q, 5, &PRUNED),
-            search_with(&index, &q, 5, &EXHAUSTIVE)
+            search_with(&index, &q, 5, &PRUNED).unwrap(),
+            search_with(&index, &q, 5, &EXHAUSTIVE).unwrap()
         );
     }
 
@@ -374,9 +375,9 @@ fn pruned_searchers_build_range_maxima_before_the_first_query() {
         strategy: Strategy::Auto,
         approx: 0.9,
     };
-    let batch = search_batch_with(&index, &queries, 5, &approx);
+    let batch = search_batch_with(&index, &queries, 5, &approx).unwrap();
     assert_eq!(ready(&index), [true, true]);
     for (q, hits) in queries.iter().zip(&batch) {
-        assert_eq!(hits, &search_with(&index, q, 5, &approx));
+        assert_eq!(hits, &search_with(&index, q, 5, &approx).unwrap());
     }
 }

@@ -64,7 +64,7 @@ fn check_scheme(scheme: Quantization, seed: u64) -> (usize, usize) {
         let sum_q: f64 = q.iter().map(|p| p.1 as f64).sum();
         // Rounding: half a step per weight, plus f32 accumulation.
         let tol = sum_q * step / 2.0 + 1e-4 * (1.0 + sum_q);
-        let got = search(&index, &query(&q), 10);
+        let got = search(&index, &query(&q), 10).unwrap();
         let want = brute_force(&docs, &q, 10);
         same += assert_equivalent(&docs, &q, &got, &want, tol);
         total += want.len();
@@ -118,10 +118,14 @@ fn ties_break_by_lower_ordinal_and_only_positive_scores() {
     };
     build(dir.path(), &docs, opts);
     let index = Index::open(dir.path()).unwrap();
-    assert_eq!(search(&index, &query(&q), 10), want);
-    assert_eq!(search(&index, &query(&q), 3), want[..3].to_vec());
-    assert!(search(&index, &query(&[("zzz", 1.0)]), 10).is_empty());
-    assert!(search(&index, &Query::default(), 10).is_empty());
+    assert_eq!(search(&index, &query(&q), 10).unwrap(), want);
+    assert_eq!(search(&index, &query(&q), 3).unwrap(), want[..3].to_vec());
+    assert!(
+        search(&index, &query(&[("zzz", 1.0)]), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(search(&index, &Query::default(), 10).unwrap().is_empty());
 }
 
 #[test]
@@ -134,8 +138,8 @@ fn batch_equals_sequential() {
     let queries: Vec<Query> = (0..25)
         .map(|_| Query::new(random_vector(&mut rng, 200, 20)))
         .collect();
-    let batch = search_batch(&index, &queries, 7);
+    let batch = search_batch(&index, &queries, 7).unwrap();
     for (q, hits) in queries.iter().zip(&batch) {
-        assert_eq!(&search(&index, q, 7), hits);
+        assert_eq!(&search(&index, q, 7).unwrap(), hits);
     }
 }

@@ -279,10 +279,10 @@ fn version_1_index_opens_searches_and_accepts_appends() {
     ok(dir, &["verify", "--index", "v1"]);
     // Library search with known terms: d2 2.0, d1 1.25, d5 0.75, d4 0.375.
     let index = splade::Index::open(&idx).unwrap();
-    let hits = splade::search(&index, &query(&[("law", 1.0), ("search", 1.0)]), 10);
+    let hits = splade::search(&index, &query(&[("law", 1.0), ("search", 1.0)]), 10).unwrap();
     let got: Vec<(&str, f32)> = hits
         .iter()
-        .map(|h| (index.doc_id(h.doc), h.score))
+        .map(|h| (index.doc_id(h.doc).unwrap(), h.score))
         .collect();
     let want = [("d2", 2.0), ("d1", 1.25), ("d5", 0.75), ("d4", 0.375)];
     assert_eq!(got.len(), 4);
@@ -323,8 +323,8 @@ fn version_1_index_opens_searches_and_accepts_appends() {
         crate::fixtures::meta_json(&idx)["format_version"],
         splade::FORMAT_VERSION
     );
-    let hits = splade::search(&index, &query(&[("law", 1.0)]), 10);
-    let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc)).collect();
+    let hits = splade::search(&index, &query(&[("law", 1.0)]), 10).unwrap();
+    let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc).unwrap()).collect();
     assert_eq!(ids, ["d9", "d5"]);
     assert!(idx.join("seg-000001.pst").exists());
 }
@@ -360,10 +360,11 @@ fn ranking_set(idx: &Path, query: &[(&str, f32)]) -> Vec<(String, u32)> {
         &index,
         &crate::fixtures::query(query),
         index.num_docs() as usize,
-    );
+    )
+    .unwrap();
     let mut set: Vec<(String, u32)> = all
         .iter()
-        .map(|h| (index.doc_id(h.doc).to_string(), h.score.to_bits()))
+        .map(|h| (index.doc_id(h.doc).unwrap().to_string(), h.score.to_bits()))
         .collect();
     set.sort();
     set
@@ -409,7 +410,7 @@ fn reordering_renumbers_documents_and_keeps_every_score() {
     let first_ids = |name: &str| {
         let index = splade::Index::open(&dir.join(name)).unwrap();
         (0..50)
-            .map(|d| index.doc_id(d).to_string())
+            .map(|d| index.doc_id(d).unwrap().to_string())
             .collect::<Vec<_>>()
     };
     assert_ne!(first_ids("plain"), first_ids("later"));

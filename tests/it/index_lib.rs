@@ -42,15 +42,15 @@ fn build_open_search_through_the_public_api() {
     index.verify().unwrap();
     assert_eq!(index.stats(), stats);
     let query = Query::new([("law", 1.0), ("warranty", 0.5)]);
-    let hits = search(&index, &query, 10);
+    let hits = search(&index, &query, 10).unwrap();
     assert_eq!(hits.iter().map(|h| h.doc).collect::<Vec<_>>(), [0, 1]);
     // The exact dot products: 1.5 + 0.5 * 2.0, and 0.3.
     for (h, want) in hits.iter().zip([2.5, 0.3]) {
         assert!((h.score - want).abs() < 1e-3, "{h:?} {want}");
     }
-    assert_eq!(index.doc_id(hits[0].doc), "id0");
-    assert_eq!(index.stored(1).unwrap().text, "doc 1");
-    let batch = search_batch(&index, &[Query::new([("cat", 1.0)]), query.clone()], 5);
+    assert_eq!(index.doc_id(hits[0].doc).unwrap(), "id0");
+    assert_eq!(index.stored(1).unwrap().unwrap().text, "doc 1");
+    let batch = search_batch(&index, &[Query::new([("cat", 1.0)]), query.clone()], 5).unwrap();
     assert_eq!(batch[1], hits);
     assert_eq!(batch[0].len(), 1);
     assert_eq!(batch[0][0].doc, 2);

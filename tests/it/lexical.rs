@@ -136,7 +136,7 @@ fn bm25_runs(dir: &Path) -> Vec<Ranked> {
             search_bm25(&index, q, 100_000)
                 .unwrap()
                 .iter()
-                .map(|h| (index.doc_id(h.doc).to_owned(), h.score.to_bits()))
+                .map(|h| (index.doc_id(h.doc).unwrap().to_owned(), h.score.to_bits()))
                 .collect()
         })
         .collect()

@@ -52,11 +52,11 @@ fn plain_add_names_documents_by_their_place() {
     w.commit().unwrap();
     let index = Index::open(dir.path()).unwrap();
     assert_eq!(index.num_docs(), 3);
-    assert_eq!(index.stored(1), Some(stored));
-    assert_eq!(index.stored(0), Some(StoredDoc::default()));
+    assert_eq!(index.stored(1).unwrap(), Some(stored));
+    assert_eq!(index.stored(0).unwrap(), Some(StoredDoc::default()));
     assert_eq!(index.model(), None);
-    let hits = splade::search(&index, &Query::new([("x", 1.0)]), 10);
-    let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc)).collect();
+    let hits = splade::search(&index, &Query::new([("x", 1.0)]), 10).unwrap();
+    let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc).unwrap()).collect();
     assert_eq!(ids, ["b", "a"]);
 }
 
@@ -95,8 +95,8 @@ fn an_index_records_its_model_for_queries() {
         &Default::default(),
     );
     assert!(!other.is_model(&info).unwrap());
-    let hits = splade::search(&index, &want, 3);
-    assert_eq!(index.doc_id(hits[0].doc), "d0");
+    let hits = splade::search(&index, &want, 3).unwrap();
+    assert_eq!(index.doc_id(hits[0].doc).unwrap(), "d0");
 }
 
 /// Names of this process's threads.

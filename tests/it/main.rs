@@ -13,6 +13,7 @@ mod fixtures;
 mod fuzz_smoke;
 mod hub;
 mod index_lib;
+mod lazy_checks;
 mod lexical;
 mod library;
 mod license;

@@ -351,8 +351,9 @@ fn index_open_races_commits() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 match Index::open(&dir) {
                     Ok(index) => {
-                        let hits = splade::search(&index, &splade::Query::new([("x", 1.0)]), 3);
-                        let top = index.doc_id(hits[0].doc);
+                        let hits =
+                            splade::search(&index, &splade::Query::new([("x", 1.0)]), 3).unwrap();
+                        let top = index.doc_id(hits[0].doc).unwrap();
                         assert!(top.ends_with("-d49"), "{top}");
                     }
                     Err(e) => failures.push(e.to_string()),

@@ -101,7 +101,7 @@ fn live_ids(dir: &Path) -> BTreeSet<String> {
     let index = Index::open(&dir.join("idx")).expect("the index opens");
     (0..index.num_docs())
         .filter(|&d| !index.is_deleted(d))
-        .map(|d| index.doc_id(d).to_string())
+        .map(|d| index.doc_id(d).unwrap().to_string())
         .collect()
 }
 

@@ -4,8 +4,13 @@
 //! bounded without decoding it (the layout is in `docs/format.md`).
 //!
 //! Decoding never trusts the bytes: every read is bounds-checked and a
-//! malformed list decodes as `None`, never a panic; `verify` is what reports
-//! such damage, by CRC.
+//! malformed list decodes as `None`, never a panic. A list in a mapped file
+//! has its directory checked by its pages' CRC32s when it is taken and each
+//! block when it is first read (`pages.rs`), so a query checks the blocks
+//! it decodes, not the whole list; a damaged block decodes as `None`, and
+//! the file records the damage for the search to report.
+
+use crate::index::format::frame::MappedFile;
 
 /// Postings per block.
 pub(crate) const BLOCK: usize = 128;
@@ -81,17 +86,58 @@ pub(crate) struct BlockMeta {
 #[derive(Clone, Copy)]
 pub(crate) struct PostingList<'a> {
     bytes: &'a [u8],
+    /// The mapped file `bytes` lie in and their offset there, when the
+    /// blocks are to be checked as they are read; the directory is checked.
+    file: Option<(&'a MappedFile, usize)>,
     df: usize,
     width: usize,
 }
 
 impl<'a> PostingList<'a> {
-    /// Wraps the bytes of a list of `df` postings; `None` if the directory
-    /// does not fit.
+    /// Wraps the bytes of a list of `df` postings held in memory; `None` if
+    /// the directory does not fit.
+    #[cfg(test)]
     pub(crate) fn new(bytes: &'a [u8], df: u32, width: usize) -> Option<Self> {
-        let df = df as usize;
-        let list = PostingList { bytes, df, width };
+        let list = PostingList {
+            bytes,
+            file: None,
+            df: df as usize,
+            width,
+        };
         (list.dir_len() <= bytes.len()).then_some(list)
+    }
+
+    /// The list of `df` postings at bytes `[start, start + len)` of `file`,
+    /// its directory checked; `None` if it does not fit or is damaged.
+    pub(crate) fn in_file(
+        file: &'a MappedFile,
+        start: usize,
+        len: usize,
+        df: u32,
+        width: usize,
+    ) -> Option<Self> {
+        let bytes = file.unchecked(start..start.checked_add(len)?)?;
+        let list = PostingList {
+            bytes,
+            file: Some((file, start)),
+            df: df as usize,
+            width,
+        };
+        (list.dir_len() <= len && file.check(start, start + list.dir_len())).then_some(list)
+    }
+
+    /// Bytes `[start, end)` of the block area, checked when in a file.
+    #[inline]
+    fn data(&self, start: usize, end: usize) -> Option<&'a [u8]> {
+        let (s, e) = (
+            self.dir_len().checked_add(start)?,
+            self.dir_len().checked_add(end)?,
+        );
+        let bytes = self.bytes.get(s..e)?;
+        match self.file {
+            Some((file, at)) => file.check(at + s, at + e).then_some(bytes),
+            None => Some(bytes),
+        }
     }
 
     /// Number of postings (the document frequency).
@@ -130,14 +176,13 @@ impl<'a> PostingList<'a> {
         if b >= self.num_blocks() {
             return None;
         }
-        let data = &self.bytes[self.dir_len()..];
         let (start, prev) = if b == 0 {
             (0, 0)
         } else {
             (self.entry(b - 1, 1) as usize, self.entry(b - 1, 0))
         };
-        let mut pos = start;
-        let gap = get_varint(data, &mut pos)?;
+        let data = self.data(start, self.entry(b, 1) as usize)?;
+        let gap = get_varint(data, &mut 0)?;
         if b == 0 {
             Some(gap)
         } else {
@@ -157,14 +202,12 @@ impl<'a> PostingList<'a> {
             return None;
         }
         let n = (self.df - b * BLOCK).min(BLOCK);
-        let data = &self.bytes[self.dir_len()..];
         let start = if b == 0 {
             0
         } else {
             self.entry(b - 1, 1) as usize
         };
-        let end = self.entry(b, 1) as usize;
-        let block = data.get(start..end)?;
+        let block = self.data(start, self.entry(b, 1) as usize)?;
         let mut pos = 0;
         let mut prev = if b == 0 { 0 } else { self.entry(b - 1, 0) };
         for (i, d) in docs[..n].iter_mut().enumerate() {

@@ -75,8 +75,13 @@ impl Bitmap {
     /// Reads a mapped `.del` file of a `docs`-document segment, checking
     /// the document count, the length and the deleted count against
     /// `meta.json`.
+    ///
+    /// The bitmap is read whole here, so its pages are all checked here
+    /// (a bit per document: 125 KB for a million).
     pub(crate) fn read(file: &MappedFile, docs: u64, count: u64) -> Result<Self, IndexError> {
-        let b = file.bytes();
+        let b = file
+            .get(0..file.len())
+            .ok_or_else(|| file.damaged(|| "deletes bitmap unreadable".into()))?;
         let h = HEADER_LEN as usize;
         let (Some(n), Some(n_deleted)) = (le_u32(b, h), le_u32(b, h + 4)) else {
             return Err(file.corrupt("deletes header truncated"));

@@ -42,14 +42,14 @@ impl DocTable {
     /// Checks the header, that the count matches `meta.json` and that the
     /// offset table fits.
     pub(crate) fn open(file: MappedFile, expected_docs: u64) -> Result<Self, IndexError> {
-        let b = file.bytes();
-        let n = le_u32(b, HEADER_LEN as usize).unwrap_or(0);
+        let h = HEADER_LEN as usize;
+        let n = le_u32(file.at_open(h..h + 4)?, 0).unwrap_or(0);
         if n as u64 != expected_docs {
             return Err(file.corrupt(format!(
                 "doc table has {n} documents, meta.json says {expected_docs}"
             )));
         }
-        if DOCS_HEADER + (n as usize + 1) * 8 > b.len() {
+        if DOCS_HEADER + (n as usize + 1) * 8 > file.len() {
             return Err(file.corrupt(format!("offset table of {n} documents truncated")));
         }
         Ok(DocTable { file, n })
@@ -60,11 +60,9 @@ impl DocTable {
         &self.file
     }
 
-    /// The external id of local ordinal `doc` (empty when damaged).
-    pub(crate) fn id(&self, doc: u32) -> &str {
+    /// The external id of local ordinal `doc`; `None` when damaged.
+    pub(crate) fn id(&self, doc: u32) -> Option<&str> {
         let base = DOCS_HEADER + (self.n as usize + 1) * 8;
-        span(self.file.bytes(), DOCS_HEADER, doc as usize, base)
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .unwrap_or("")
+        span(&self.file, DOCS_HEADER, doc as usize, base).and_then(|s| std::str::from_utf8(s).ok())
     }
 }

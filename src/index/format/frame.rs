@@ -1,9 +1,12 @@
 //! The frame every binary index file shares: magic + version header, a
-//! 16-byte footer (length, CRC32, `SPLE`), and the write path (temp file,
-//! fsync, rename) and read path (memory map, cheap checks) around it.
+//! 16-byte footer (length, CRC32, `SPLE`), before it (format 6) the page
+//! checksums of `pages.rs`, and the write path (temp file, fsync, rename)
+//! and read path (memory map, cheap checks, reads checked page by page)
+//! around it.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
@@ -11,6 +14,7 @@ use memmap2::Mmap;
 use crate::index::error::IndexError;
 use serde::{Deserialize, Serialize};
 
+use crate::index::format::pages::{PageCheck, PageHasher};
 use crate::index::format::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// Magic of the postings file.
@@ -43,13 +47,14 @@ pub struct FileMeta {
     pub crc32: u32,
 }
 
-/// Streams one index file to `<name>.tmp`, hashing as it goes; `finish`
-/// appends the footer, fsyncs and renames to the final name.
+/// Streams one index file to `<name>.tmp`, hashing its pages as it goes;
+/// `finish` appends the page table and the footer, fsyncs and renames to
+/// the final name.
 pub(crate) struct FileWriter {
     dir: PathBuf,
     name: String,
     out: BufWriter<File>,
-    hasher: crc32fast::Hasher,
+    pages: PageHasher,
     len: u64,
 }
 
@@ -64,7 +69,7 @@ impl FileWriter {
             dir: dir.to_path_buf(),
             name: name.to_string(),
             out: BufWriter::with_capacity(1 << 16, file),
-            hasher: crc32fast::Hasher::new(),
+            pages: PageHasher::new(),
             len: 0,
         };
         w.write(magic)?;
@@ -83,7 +88,7 @@ impl FileWriter {
 
     /// Appends raw bytes.
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
-        self.hasher.update(bytes);
+        self.pages.update(bytes);
         self.len += bytes.len() as u64;
         self.out
             .write_all(bytes)
@@ -100,22 +105,21 @@ impl FileWriter {
         self.write(&v.to_le_bytes())
     }
 
-    /// Writes the footer, syncs the data, renames the temp file to its final
-    /// name and returns what `meta.json` records about it. The directory
-    /// itself is fsynced once by the caller after all files are renamed.
-    pub(crate) fn finish(mut self) -> Result<FileMeta, IndexError> {
-        let crc = self.hasher.clone().finalize();
-        let total = self.len + FOOTER_LEN;
-        let mut footer = Vec::with_capacity(FOOTER_LEN as usize);
-        footer.extend_from_slice(&total.to_le_bytes());
-        footer.extend_from_slice(&crc.to_le_bytes());
-        footer.extend_from_slice(FOOTER_MAGIC);
-        let tmp = self.tmp_path();
-        self.out
-            .write_all(&footer)
-            .map_err(|e| IndexError::io(&tmp, e))?;
-        let file = self
-            .out
+    /// Writes the page table and footer, syncs the data, renames the temp
+    /// file to its final name and returns what `meta.json` records about
+    /// it. The directory itself is fsynced once by the caller after all
+    /// files are renamed.
+    pub(crate) fn finish(self) -> Result<FileMeta, IndexError> {
+        // The page table and trailer, then the footer.
+        let (mut tail, crc) = self.pages.finish(self.len);
+        let total = self.len + tail.len() as u64 + FOOTER_LEN;
+        tail.extend_from_slice(&total.to_le_bytes());
+        tail.extend_from_slice(&crc.to_le_bytes());
+        tail.extend_from_slice(FOOTER_MAGIC);
+        let tmp = self.dir.join(format!("{}.tmp", self.name));
+        let mut out = self.out;
+        out.write_all(&tail).map_err(|e| IndexError::io(&tmp, e))?;
+        let file = out
             .into_inner()
             .map_err(|e| IndexError::io(&tmp, e.into_error()))?;
         file.sync_all().map_err(|e| IndexError::io(&tmp, e))?;
@@ -143,16 +147,20 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), IndexError> {
     Ok(())
 }
 
-/// A published index file, memory-mapped, with its header and footer checked.
+/// A published index file, memory-mapped, with its header and footer
+/// checked, whose bytes are read through [`get`](Self::get): each page is
+/// checked by its CRC32 the first time a read covers it (`pages.rs`).
 pub(crate) struct MappedFile {
     pub(crate) path: PathBuf,
     map: Mmap,
     expected_crc: u32,
+    pages: PageCheck,
 }
 
 impl MappedFile {
     /// Maps `dir/meta.name` and checks length (against `meta.json` and the
-    /// footer), magic, version and footer magic. Does not read the body.
+    /// footer), magic, version, footer magic and where the page table is.
+    /// Does not read the body.
     pub(crate) fn open(dir: &Path, meta: &FileMeta, magic: &[u8; 8]) -> Result<Self, IndexError> {
         let path = dir.join(&meta.name);
         let file = File::open(&path).map_err(|e| IndexError::io(&path, e))?;
@@ -173,43 +181,17 @@ impl MappedFile {
         // a new build writes files under new names and only then removes
         // unreferenced ones, so the mapped bytes do not change under us
         // (short of another program editing the index, which we cannot
-        // prevent and which `verify` detects).
+        // prevent and which the page checks and `verify` detect).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| IndexError::io(&path, e))?;
-        let f = MappedFile {
+        let version = check_frame(&map, magic).map_err(|e| e.at(&path))?;
+        let pages = PageCheck::open(&map, version, meta.crc32)
+            .map_err(|message| IndexError::corrupt(&path, message))?;
+        Ok(MappedFile {
             path,
             map,
             expected_crc: meta.crc32,
-        };
-        f.check_frame(magic)?;
-        Ok(f)
-    }
-
-    fn check_frame(&self, magic: &[u8; 8]) -> Result<(), IndexError> {
-        let bytes = &self.map[..];
-        if &bytes[..8] != magic {
-            return Err(self.corrupt(format!(
-                "bad magic {:?}, expected {:?}",
-                String::from_utf8_lossy(&bytes[..8]),
-                String::from_utf8_lossy(magic)
-            )));
-        }
-        let version = le_u32(bytes, 8).unwrap_or(0);
-        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
-            return Err(IndexError::Version {
-                path: self.path.clone(),
-                expected: FORMAT_VERSION,
-                found: version,
-            });
-        }
-        let n = bytes.len();
-        if &bytes[n - 4..] != FOOTER_MAGIC {
-            return Err(self.corrupt("footer magic missing (truncated or overwritten)"));
-        }
-        let stated = le_u64(bytes, n - 16).unwrap_or(0);
-        if stated != n as u64 {
-            return Err(self.corrupt(format!("footer says {stated} bytes, file has {n}")));
-        }
-        Ok(())
+            pages,
+        })
     }
 
     /// A corruption error naming this file.
@@ -217,29 +199,132 @@ impl MappedFile {
         IndexError::corrupt(&self.path, message)
     }
 
-    /// The whole file, header and footer included (offsets in the format
-    /// are absolute).
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.map[..self.map.len() - FOOTER_LEN as usize]
+    /// Length of the header and body: the bytes the format's offsets
+    /// address (absolute offsets; the page table and footer follow).
+    pub(crate) fn len(&self) -> usize {
+        self.pages.body_len()
     }
 
-    /// Recomputes the CRC32 and compares it with the footer and `meta.json`.
+    /// Bytes `range` of the body, once every page they lie in has passed
+    /// its check; `None` when out of bounds or damaged (the damage is
+    /// recorded: [`damage`](Self::damage)).
+    #[inline]
+    pub(crate) fn get(&self, range: Range<usize>) -> Option<&[u8]> {
+        let bytes = self.map[..self.len()].get(range.clone())?;
+        self.pages
+            .check(&self.map, range.start, range.end)
+            .then_some(bytes)
+    }
+
+    /// Bytes `range` of the body, not checked: for a reader that checks
+    /// each part with [`check`](Self::check) before it uses it (a posting
+    /// list, block by block).
+    pub(crate) fn unchecked(&self, range: Range<usize>) -> Option<&[u8]> {
+        self.map[..self.len()].get(range)
+    }
+
+    /// Whether bytes `[start, end)` of the body are intact (see
+    /// [`get`](Self::get)).
+    #[inline]
+    pub(crate) fn check(&self, start: usize, end: usize) -> bool {
+        self.pages.check(&self.map, start, end)
+    }
+
+    /// Bytes `range` as an open-time check reads them (a header, a
+    /// trailer): checked like any read when the file has page checksums
+    /// (the pages at its two ends: opening costs the same at any size),
+    /// taken as they are from an older file, which is checked whole before
+    /// any query reads it, so nothing answered depends on them unchecked;
+    /// what open compares with `meta.json` is caught at once either way.
+    pub(crate) fn at_open(&self, range: Range<usize>) -> Result<&[u8], IndexError> {
+        let len = self.len();
+        let end = range.end;
+        let bytes = if self.pages.is_paged() {
+            self.get(range)
+        } else {
+            self.unchecked(range)
+        };
+        bytes.ok_or_else(|| match self.damage() {
+            Some(damage) => damage,
+            None => self.corrupt(format!("{end} bytes needed, the file holds {len}")),
+        })
+    }
+
+    /// The first damage a read found, as the error searches return.
+    pub(crate) fn damage(&self) -> Option<IndexError> {
+        self.pages.damage().map(|m| self.corrupt(m))
+    }
+
+    /// The recorded damage, or else `what` as a corruption error: for a
+    /// read that found its bytes damaged or malformed.
+    pub(crate) fn damaged(&self, what: impl FnOnce() -> String) -> IndexError {
+        self.damage().unwrap_or_else(|| self.corrupt(what()))
+    }
+
+    /// Bytes checksummed by reads so far.
+    pub(crate) fn checked_bytes(&self) -> u64 {
+        self.pages.checked_bytes()
+    }
+
+    /// The page size, the number of pages and those checked so far.
+    pub(crate) fn passed_pages(&self) -> (usize, usize, Vec<usize>) {
+        self.pages.passed_pages()
+    }
+
+    /// Recomputes every page's CRC32 and the whole file's, and compares
+    /// them with the page table, the footer and `meta.json`.
     pub(crate) fn verify(&self) -> Result<(), IndexError> {
-        let n = self.map.len();
-        let actual = crc32fast::hash(self.bytes());
-        let footer = le_u32(&self.map, n - 8).unwrap_or(0);
-        if actual != footer {
-            return Err(self.corrupt(format!(
-                "CRC32 mismatch: computed {actual:08x}, footer says {footer:08x}"
-            )));
+        self.pages
+            .verify(&self.map, self.expected_crc)
+            .map_err(|m| self.corrupt(m))
+    }
+}
+
+/// Checks magic, version, footer magic and stated length of a mapped file;
+/// returns its version. Errors name no file (the caller adds it).
+fn check_frame(bytes: &[u8], magic: &[u8; 8]) -> Result<u32, FrameError> {
+    if &bytes[..8] != magic {
+        return Err(FrameError::Corrupt(format!(
+            "bad magic {:?}, expected {:?}",
+            String::from_utf8_lossy(&bytes[..8]),
+            String::from_utf8_lossy(magic)
+        )));
+    }
+    let version = le_u32(bytes, 8).unwrap_or(0);
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+        return Err(FrameError::Version(version));
+    }
+    let n = bytes.len();
+    if &bytes[n - 4..] != FOOTER_MAGIC {
+        return Err(FrameError::Corrupt(
+            "footer magic missing (truncated or overwritten)".into(),
+        ));
+    }
+    let stated = le_u64(bytes, n - 16).unwrap_or(0);
+    if stated != n as u64 {
+        return Err(FrameError::Corrupt(format!(
+            "footer says {stated} bytes, file has {n}"
+        )));
+    }
+    Ok(version)
+}
+
+/// What [`check_frame`] found wrong.
+enum FrameError {
+    Corrupt(String),
+    Version(u32),
+}
+
+impl FrameError {
+    fn at(self, path: &Path) -> IndexError {
+        match self {
+            FrameError::Corrupt(m) => IndexError::corrupt(path, m),
+            FrameError::Version(found) => IndexError::Version {
+                path: path.to_path_buf(),
+                expected: FORMAT_VERSION,
+                found,
+            },
         }
-        if actual != self.expected_crc {
-            return Err(self.corrupt(format!(
-                "CRC32 mismatch: computed {actual:08x}, meta.json says {:08x}",
-                self.expected_crc
-            )));
-        }
-        Ok(())
     }
 }
 
@@ -266,10 +351,13 @@ pub(crate) fn to_usize(v: u64) -> Option<usize> {
 }
 
 /// The bytes of item `i` of an offset table at `table` (`u64` offsets,
-/// one more than items, relative to `base`): the doc table and the stored
-/// documents share this layout. `None` when out of bounds.
-pub(crate) fn span(bytes: &[u8], table: usize, i: usize, base: usize) -> Option<&[u8]> {
-    let a = to_usize(le_u64(bytes, table + i * 8)?)?;
-    let b = to_usize(le_u64(bytes, table + (i + 1) * 8)?)?;
-    bytes.get(base.checked_add(a)?..base.checked_add(b)?)
+/// one more than items, relative to `base`) in `file`: the doc table and
+/// the stored documents share this layout. `None` when out of bounds or
+/// damaged.
+pub(crate) fn span(file: &MappedFile, table: usize, i: usize, base: usize) -> Option<&[u8]> {
+    let at = table.checked_add(i.checked_mul(8)?)?;
+    let offsets = file.get(at..at.checked_add(16)?)?;
+    let a = to_usize(le_u64(offsets, 0)?)?;
+    let b = to_usize(le_u64(offsets, 8)?)?;
+    file.get(base.checked_add(a)?..base.checked_add(b)?)
 }

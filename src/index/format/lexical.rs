@@ -61,9 +61,9 @@ pub(crate) struct LexPostings {
 impl LexPostings {
     /// Checks the header: a tf width of 1, 2 or 4 bytes, blocks of 128.
     pub(crate) fn open(file: MappedFile) -> Result<Self, IndexError> {
-        let b = file.bytes();
         let h = HEADER_LEN as usize;
-        let (Some(width), Some(block)) = (le_u32(b, h), le_u32(b, h + 4)) else {
+        let b = file.at_open(h..h + 8)?;
+        let (Some(width), Some(block)) = (le_u32(b, 0), le_u32(b, 4)) else {
             return Err(file.corrupt("lexical postings header truncated"));
         };
         if !matches!(width, 1 | 2 | 4) {
@@ -85,10 +85,8 @@ impl LexPostings {
 
     /// The list a dictionary entry points at, codes = tf (`None` if damaged).
     pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
-        let start = to_usize(info.offset)?;
-        let end = start.checked_add(to_usize(info.len)?)?;
-        let bytes = self.file.bytes().get(start..end)?;
-        PostingList::new(bytes, info.doc_freq, self.width)
+        let (start, len) = (to_usize(info.offset)?, to_usize(info.len)?);
+        PostingList::in_file(&self.file, start, len, info.doc_freq, self.width)
     }
 }
 
@@ -128,9 +126,9 @@ impl DocLengths {
         expected_docs: u64,
         expected_tokens: u64,
     ) -> Result<Self, IndexError> {
-        let b = file.bytes();
         let h = HEADER_LEN as usize;
-        let (Some(n), Some(tokens)) = (le_u32(b, h), le_u64(b, h + 8)) else {
+        let b = file.at_open(h..LENGTHS_HEADER)?;
+        let (Some(n), Some(tokens)) = (le_u32(b, 0), le_u64(b, 8)) else {
             return Err(file.corrupt("document lengths header truncated"));
         };
         if u64::from(n) != expected_docs {
@@ -141,10 +139,10 @@ impl DocLengths {
         if tokens != expected_tokens {
             return Err(file.corrupt(format!("{tokens} tokens, meta.json says {expected_tokens}")));
         }
-        if LENGTHS_HEADER as u64 + 4 * u64::from(n) != b.len() as u64 {
+        if LENGTHS_HEADER as u64 + 4 * u64::from(n) != file.len() as u64 {
             return Err(file.corrupt(format!(
                 "{} bytes do not hold the lengths of {n} documents",
-                b.len()
+                file.len()
             )));
         }
         Ok(DocLengths { file, n, tokens })
@@ -155,13 +153,17 @@ impl DocLengths {
         &self.file
     }
 
-    /// The length of local ordinal `doc` (0 when out of range).
+    /// The length of local ordinal `doc` (0 when out of range or damaged).
     #[inline]
     pub(crate) fn get(&self, doc: u32) -> u32 {
         if doc >= self.n {
             return 0;
         }
-        le_u32(self.file.bytes(), LENGTHS_HEADER + doc as usize * 4).unwrap_or(0)
+        let at = LENGTHS_HEADER + doc as usize * 4;
+        self.file
+            .get(at..at + 4)
+            .and_then(|b| le_u32(b, 0))
+            .unwrap_or(0)
     }
 
     /// The sum of the lengths, as the header states it.

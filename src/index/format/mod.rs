@@ -16,6 +16,7 @@ pub(crate) mod doc_table;
 pub(crate) mod frame;
 pub(crate) mod lexical;
 pub(crate) mod meta;
+pub(crate) mod pages;
 pub(crate) mod postings;
 pub(crate) mod quant;
 pub(crate) mod range_max;
@@ -25,8 +26,9 @@ pub(crate) mod terms;
 /// Version of the on-disk format written by this build. Bumped by every
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
 /// segments, version 3 per-range term maxima (`.bmx`), version 4 a
-/// checksum in `meta.json`, version 5 lexical (BM25) postings.
-pub const FORMAT_VERSION: u32 = 5;
+/// checksum in `meta.json`, version 5 lexical (BM25) postings, version 6
+/// page checksums in every binary file (`pages.rs`).
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The oldest format version this build still reads. A version-1 index is a
 /// version-2 index without deletes; appending to it or deleting from it

@@ -78,10 +78,9 @@ impl Postings {
     /// Checks the header of `file` against the segment's `scale` from
     /// `meta.json`.
     pub(crate) fn open(file: MappedFile, scale: f32) -> Result<Self, IndexError> {
-        let b = file.bytes();
         let h = HEADER_LEN as usize;
-        let (Some(code), Some(stated), Some(block)) =
-            (le_u32(b, h), le_u32(b, h + 4), le_u32(b, h + 8))
+        let b = file.at_open(h..h + 12)?;
+        let (Some(code), Some(stated), Some(block)) = (le_u32(b, 0), le_u32(b, 4), le_u32(b, 8))
         else {
             return Err(file.corrupt("postings header truncated"));
         };
@@ -115,9 +114,8 @@ impl Postings {
 
     /// The posting list a dictionary entry points at (`None` if damaged).
     pub(crate) fn list(&self, info: &TermInfo) -> Option<PostingList<'_>> {
-        let start = to_usize(info.offset)?;
-        let end = start.checked_add(to_usize(info.len)?)?;
-        let bytes = self.file.bytes().get(start..end)?;
-        PostingList::new(bytes, info.doc_freq, self.quant.scheme.width())
+        let (start, len) = (to_usize(info.offset)?, to_usize(info.len)?);
+        let width = self.quant.scheme.width();
+        PostingList::in_file(&self.file, start, len, info.doc_freq, width)
     }
 }

@@ -238,19 +238,19 @@ impl RangeMax {
     /// Checks the header and trailer of a `.bmx` file of a segment with
     /// `docs` documents and `terms` terms.
     pub(crate) fn open(file: MappedFile, docs: u32, terms: usize) -> Result<Self, IndexError> {
-        let b = file.bytes();
         let h = HEADER_LEN as usize;
-        let (shift, n_ranges) = (le_u32(b, h), le_u32(b, h + 4));
+        let b = file.at_open(h..h + 8)?;
+        let (shift, n_ranges) = (le_u32(b, 0), le_u32(b, 4));
         if shift != Some(RANGE_SHIFT) || n_ranges != Some(ranges(docs) as u32) {
             return Err(file.corrupt(format!(
                 "range shift {shift:?} and count {n_ranges:?}, expected {RANGE_SHIFT} and {}",
                 ranges(docs)
             )));
         }
-        // `bytes()` ends before the footer.
-        let at = b.len().saturating_sub(TRAILER);
-        let dir_at = le_u64(b, at).and_then(to_usize);
-        let count = le_u32(b, at + 8).map(|c| c as usize);
+        let at = file.len().saturating_sub(TRAILER);
+        let b = file.at_open(at..at + TRAILER)?;
+        let dir_at = le_u64(b, 0).and_then(to_usize);
+        let count = le_u32(b, 8).map(|c| c as usize);
         match (dir_at, count) {
             (Some(d), Some(c)) if c == terms && d.checked_add(c * ENTRY) == Some(at) => {
                 Ok(RangeMax {
@@ -284,10 +284,20 @@ impl RangeMax {
         }
     }
 
+    /// The table's bytes, unchecked (tests compare tables).
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {
         match &self.bytes {
-            Bytes::Mapped(f) => f.bytes(),
+            Bytes::Mapped(f) => f.unchecked(0..f.len()).unwrap_or_default(),
             Bytes::Owned(v) => v,
+        }
+    }
+
+    /// Bytes `range` of the table; `None` when out of bounds or damaged.
+    fn get(&self, range: std::ops::Range<usize>) -> Option<&[u8]> {
+        match &self.bytes {
+            Bytes::Mapped(f) => f.get(range),
+            Bytes::Owned(v) => v.get(range),
         }
     }
 
@@ -297,12 +307,12 @@ impl RangeMax {
         if i >= self.terms {
             return None;
         }
-        let b = self.bytes();
-        let e = self.dir_at + i * ENTRY;
-        let offset = to_usize(le_u64(b, e)?)?;
-        let count = le_u32(b, e + 8)? as usize;
-        let dense = le_u32(b, e + 12)? != 0;
-        let unit = f32::from_bits(le_u32(b, e + 16)?);
+        let at = self.dir_at + i * ENTRY;
+        let e = self.get(at..at + ENTRY)?;
+        let offset = to_usize(le_u64(e, 0)?)?;
+        let count = le_u32(e, 8)? as usize;
+        let dense = le_u32(e, 12)? != 0;
+        let unit = f32::from_bits(le_u32(e, 16)?);
         if !(unit.is_finite() && unit >= 0.0) {
             return None;
         }
@@ -310,10 +320,11 @@ impl RangeMax {
             if count != self.ranges {
                 return None;
             }
-            Steps::Dense(b.get(offset..offset.checked_add(count)?)?)
+            Steps::Dense(self.get(offset..offset.checked_add(count)?)?)
         } else {
             let mid = offset.checked_add(count.checked_mul(4)?)?;
-            Steps::Sparse(b.get(offset..mid)?, b.get(mid..mid.checked_add(count)?)?)
+            let end = mid.checked_add(count)?;
+            Steps::Sparse(self.get(offset..mid)?, self.get(mid..end)?)
         };
         Some(TermRanges { unit, steps })
     }

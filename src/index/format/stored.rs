@@ -91,10 +91,10 @@ pub(crate) struct StoredTable {
 impl StoredTable {
     /// Checks the trailer against `meta.json` and the file length.
     pub(crate) fn open(file: MappedFile, expected_docs: u64) -> Result<Self, IndexError> {
-        let b = file.bytes();
-        let t = b.len().saturating_sub(STORED_TRAILER);
-        let n = le_u32(b, t).unwrap_or(0);
-        let table = le_u64(b, t + 8).and_then(to_usize).unwrap_or(usize::MAX);
+        let t = file.len().saturating_sub(STORED_TRAILER);
+        let b = file.at_open(t..t + STORED_TRAILER)?;
+        let n = le_u32(b, 0).unwrap_or(0);
+        let table = le_u64(b, 8).and_then(to_usize).unwrap_or(usize::MAX);
         let fits = table
             .checked_add((n as usize + 1) * 8)
             .is_some_and(|end| end == t && table >= STORED_HEADER);
@@ -117,7 +117,7 @@ impl StoredTable {
         if doc >= self.n {
             return None;
         }
-        let rec = span(self.file.bytes(), self.table, doc as usize, 0)?;
+        let rec = span(&self.file, self.table, doc as usize, 0)?;
         let title_len = le_u32(rec, 0)?;
         let (title, rest) = if title_len == NO_TITLE {
             (None, rec.get(4..)?)

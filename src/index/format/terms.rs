@@ -1,6 +1,7 @@
 //! The term dictionary: token strings in byte order, each pointing at its
 //! posting list. Fixed-width entries make lookup a binary search straight
-//! over the memory map, so opening costs nothing.
+//! over the memory map, so opening costs nothing and a lookup checks the
+//! pages of the entries and strings it reads.
 
 use std::path::Path;
 
@@ -98,20 +99,20 @@ pub(crate) struct TermDict {
 impl TermDict {
     /// Checks the header and that entries and strings fit in the file.
     pub(crate) fn open(file: MappedFile) -> Result<Self, IndexError> {
-        let b = file.bytes();
         let h = HEADER_LEN as usize;
-        let (Some(count), Some(strings_len)) = (le_u32(b, h), le_u64(b, h + 4)) else {
+        let b = file.at_open(h..TERMS_HEADER)?;
+        let (Some(count), Some(strings_len)) = (le_u32(b, 0), le_u64(b, 4)) else {
             return Err(file.corrupt("term dictionary header truncated"));
         };
         let count = count as usize;
         let strings_at = TERMS_HEADER + count * ENTRY;
         let fits = to_usize(strings_len)
             .and_then(|s| strings_at.checked_add(s))
-            .is_some_and(|end| end == b.len());
+            .is_some_and(|end| end == file.len());
         if !fits {
             return Err(file.corrupt(format!(
                 "{count} terms and {strings_len} string bytes do not fill {} bytes",
-                b.len()
+                file.len()
             )));
         }
         Ok(TermDict {
@@ -131,25 +132,29 @@ impl TermDict {
         self.count
     }
 
-    fn entry(&self, i: usize) -> &[u8] {
+    /// The bytes of entry `i < len()`; `None` when damaged.
+    fn entry(&self, i: usize) -> Option<&[u8]> {
         let at = TERMS_HEADER + i * ENTRY;
-        &self.file.bytes()[at..at + ENTRY]
+        self.file.get(at..at + ENTRY)
     }
 
     /// The token of entry `i` (empty when its bytes are damaged).
     pub(crate) fn term(&self, i: usize) -> &str {
-        let e = self.entry(i);
-        let (off, len) = (le_u64(e, 16).unwrap_or(0), le_u32(e, 24).unwrap_or(0));
-        let strings = &self.file.bytes()[self.strings_at..];
-        to_usize(off)
-            .and_then(|o| strings.get(o..o.checked_add(len as usize)?))
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .unwrap_or("")
+        self.try_term(i).unwrap_or("")
     }
 
-    /// What the dictionary says about entry `i`.
+    fn try_term(&self, i: usize) -> Option<&str> {
+        let e = self.entry(i)?;
+        let (off, len) = (to_usize(le_u64(e, 16)?)?, le_u32(e, 24)? as usize);
+        let start = self.strings_at.checked_add(off)?;
+        let bytes = self.file.get(start..start.checked_add(len)?)?;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    /// What the dictionary says about entry `i` (an empty list when its
+    /// bytes are damaged).
     pub(crate) fn info(&self, i: usize) -> TermInfo {
-        let e = self.entry(i);
+        let e = self.entry(i).unwrap_or(&[]);
         TermInfo {
             offset: le_u64(e, 0).unwrap_or(0),
             len: le_u64(e, 8).unwrap_or(0),

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use crate::index::error::IndexError;
 use crate::index::read::index::Index;
 
 /// A stable hash of an external id (SipHash with fixed keys).
@@ -30,16 +31,17 @@ pub(crate) struct IdMap {
 }
 
 impl IdMap {
-    /// The live documents of `index` (ids are unique among them).
-    pub(crate) fn live(index: &Index) -> Self {
+    /// The live documents of `index` (ids are unique among them); an
+    /// error when an id's bytes are damaged.
+    pub(crate) fn live(index: &Index) -> Result<Self, IndexError> {
         let mut ids = IdMap {
             first: HashMap::with_capacity(index.live_docs() as usize),
             collisions: HashMap::new(),
         };
         for doc in (0..index.num_docs()).filter(|&d| !index.is_deleted(d)) {
-            ids.insert(index.doc_id(doc), doc);
+            ids.insert(index.doc_id(doc)?, doc);
         }
-        ids
+        Ok(ids)
     }
 
     /// Records that ordinal `doc` holds `id`, an id not inserted before.
@@ -55,12 +57,18 @@ impl IdMap {
     }
 
     /// The ordinal holding `id`; `id_of` reads the id an ordinal holds.
-    pub(crate) fn get<'a>(&self, id: &str, id_of: impl FnOnce(u32) -> &'a str) -> Option<u32> {
-        let first = *self.first.get(&hash_id(id))?;
-        if id_of(first) == id {
-            return Some(first);
+    pub(crate) fn get<'a>(
+        &self,
+        id: &str,
+        id_of: impl FnOnce(u32) -> Result<&'a str, IndexError>,
+    ) -> Result<Option<u32>, IndexError> {
+        let Some(&first) = self.first.get(&hash_id(id)) else {
+            return Ok(None);
+        };
+        if id_of(first)? == id {
+            return Ok(Some(first));
         }
-        self.collisions.get(id).copied()
+        Ok(self.collisions.get(id).copied())
     }
 }
 
@@ -71,15 +79,15 @@ mod tests {
     #[test]
     fn an_id_whose_hash_is_taken_is_told_apart_by_the_id() {
         let ids = ["x", "y"];
-        let id_of = |d: u32| ids[d as usize];
+        let id_of = |d: u32| Ok(ids[d as usize]);
         let mut map = IdMap::default();
         map.insert("x", 0);
         // As if y's hash were x's: y lands among the collisions.
         map.first.insert(hash_id("y"), 0);
         map.insert("y", 1);
         assert_eq!(map.collisions.len(), 1);
-        assert_eq!(map.get("x", id_of), Some(0));
-        assert_eq!(map.get("y", id_of), Some(1));
-        assert_eq!(map.get("z", id_of), None);
+        assert_eq!(map.get("x", id_of).unwrap(), Some(0));
+        assert_eq!(map.get("y", id_of).unwrap(), Some(1));
+        assert_eq!(map.get("z", id_of).unwrap(), None);
     }
 }

@@ -1,7 +1,11 @@
 //! Reading an index: `open` maps every file and checks only what is cheap
-//! (magic, version, lengths, headers against `meta.json`); `verify` is the
-//! separate full CRC scan. Lookups never panic on damaged bytes: they return
-//! empty results, and `verify` names the damaged file.
+//! (magic, version, lengths, headers against `meta.json`, where each page
+//! table is), the same work at any size; `verify` is the separate full CRC
+//! scan. Every read checks the pages it covers by their CRC32s, once per
+//! process (`format/pages.rs`), and never uses a damaged page: lookups
+//! leave out what it held, never panic, and the file records the damage,
+//! which every search, and every call that returns ids or texts, reports
+//! as an error instead of an answer ([`Index::check`]).
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +13,20 @@ use crate::index::error::IndexError;
 use crate::index::format::meta::{IndexStats, META_FILE, Meta, ModelInfo, read_meta, stats_of};
 use crate::index::format::stored::StoredDoc;
 use crate::index::read::segment::Segment;
+
+/// What reads have checked of one file of an open index (not part of the
+/// API: tests and benchmarks, through `splade::internal`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedPages {
+    /// The file's name.
+    pub file: String,
+    /// Bytes per page (the whole file before format 6).
+    pub page_size: usize,
+    /// Number of pages.
+    pub pages: usize,
+    /// The pages whose checksums have passed, ascending.
+    pub checked: Vec<usize>,
+}
 
 /// An open, read-only index.
 pub struct Index {
@@ -22,7 +40,9 @@ pub struct Index {
 
 impl Index {
     /// Opens the index in `dir`: reads `meta.json`, maps every file and
-    /// checks magic, version, lengths and headers. Does not scan the data.
+    /// checks magic, version, lengths and headers (and the pages they lie
+    /// in). Does not scan the data: each page is checked when a query
+    /// first reads it.
     ///
     /// A commit may publish a new `meta.json` and remove the files of the
     /// one just read before they are opened; a missing file is therefore
@@ -94,10 +114,11 @@ impl Index {
         }
     }
 
-    /// Computes the CRC32 of every file and compares it with the file's
-    /// footer and `meta.json`; the error names the first damaged file.
-    /// Then checks that each segment's document lengths add up to the
-    /// token count its header and `meta.json` state.
+    /// Computes the CRC32 of every file and of each of its pages, and
+    /// compares them with the file's page table, footer and `meta.json`;
+    /// the error names the first damaged file. Then checks that each
+    /// segment's document lengths add up to the token count its header and
+    /// `meta.json` state. Reads every byte: searches need not call it.
     pub fn verify(&self) -> Result<(), IndexError> {
         self.segments
             .iter()
@@ -107,6 +128,51 @@ impl Index {
             .iter()
             .filter_map(|s| s.lexical.as_ref())
             .try_for_each(|l| l.verify())
+    }
+
+    /// `Ok` unless a read found a damaged page: then the error names the
+    /// file and the page. Searches and the calls that return ids or texts
+    /// call it before they answer, so nothing is ever answered from what a
+    /// damaged page left out; once damage is found, every later search of
+    /// this `Index` fails. Costs a look at each file, no reading.
+    pub fn check(&self) -> Result<(), IndexError> {
+        match self.segments.iter().find_map(Segment::damage) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// `result`, unless a read found damage ([`check`](Self::check)).
+    pub(crate) fn checked<T>(&self, result: T) -> Result<T, IndexError> {
+        self.check().map(|()| result)
+    }
+
+    /// Bytes checksummed by reads since the index was opened, opening
+    /// included (tests and benchmarks: what open and a query cost).
+    pub(crate) fn checked_bytes(&self) -> u64 {
+        self.segments
+            .iter()
+            .flat_map(|s| s.files())
+            .map(|f| f.checked_bytes())
+            .sum()
+    }
+
+    /// What reads have checked of each file so far.
+    pub(crate) fn checked_pages(&self) -> Vec<CheckedPages> {
+        self.segments
+            .iter()
+            .flat_map(|s| s.files())
+            .map(|f| {
+                let name = f.path.file_name().unwrap_or_default();
+                let (page_size, pages, checked) = f.passed_pages();
+                CheckedPages {
+                    file: name.to_string_lossy().into_owned(),
+                    page_size,
+                    pages,
+                    checked,
+                }
+            })
+            .collect()
     }
 
     /// The directory the index was opened from.
@@ -168,32 +234,35 @@ impl Index {
         (i, doc - self.segments[i].base)
     }
 
-    /// The external id of ordinal `doc` (empty if its bytes are damaged).
+    /// The external id of ordinal `doc`; an error naming the file when its
+    /// bytes are damaged.
     ///
     /// # Panics
     /// If `doc >= num_docs()`.
-    pub fn doc_id(&self, doc: u32) -> &str {
+    pub fn doc_id(&self, doc: u32) -> Result<&str, IndexError> {
         let (s, local) = self.locate(doc);
         s.doc_id(local)
     }
 
     /// The stored title and text of `doc`; `None` when the index was built
-    /// without `store` (or the record is damaged).
+    /// without `store`, an error naming the file when the record is
+    /// damaged.
     ///
     /// # Panics
     /// If `doc >= num_docs()`.
-    pub fn stored(&self, doc: u32) -> Option<StoredDoc> {
+    pub fn stored(&self, doc: u32) -> Result<Option<StoredDoc>, IndexError> {
         let (s, local) = self.locate(doc);
         s.stored(local)
     }
 
-    /// The (dequantized) vector of `doc`, sorted by token. This probes every
-    /// term of the segment through the block directories, so it costs
-    /// milliseconds: meant for `explain`, not for ranking.
+    /// The (dequantized) vector of `doc`, sorted by token; an error when a
+    /// page it read is damaged. This probes every term of the segment
+    /// through the block directories, so it costs milliseconds: meant for
+    /// `explain`, not for ranking.
     ///
     /// # Panics
     /// If `doc >= num_docs()`.
-    pub fn doc_vector(&self, doc: u32) -> Vec<(String, f32)> {
+    pub fn doc_vector(&self, doc: u32) -> Result<Vec<(String, f32)>, IndexError> {
         let (s, local) = self.locate(doc);
         let mut out = Vec::new();
         for i in 0..s.terms.len() {
@@ -207,16 +276,20 @@ impl Index {
                 out.push((s.terms.term(i).to_string(), s.quant.decode(code)));
             }
         }
-        out
+        self.checked(out)
     }
 }
 
 impl Index {
-    /// The ordinal of the live document with external id `id`. Scans the
-    /// doc tables (newest segment first): for one lookup, not for many.
-    pub fn find(&self, id: &str) -> Option<u32> {
-        (0..self.num_docs())
-            .rev()
-            .find(|&d| self.doc_id(d) == id && !self.is_deleted(d))
+    /// The ordinal of the live document with external id `id`, if any.
+    /// Scans the doc tables (newest segment first): for one lookup, not for
+    /// many. An error when a damaged page stops the scan.
+    pub fn find(&self, id: &str) -> Result<Option<u32>, IndexError> {
+        for d in (0..self.num_docs()).rev() {
+            if self.doc_id(d)? == id && !self.is_deleted(d) {
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
     }
 }

@@ -165,6 +165,10 @@ impl Index {
 
     /// The document frequency of `stem` over the whole index: the sum of
     /// the segments' df, deleted documents included until `compact`.
+    /// A damaged dictionary page counts nothing and is reported by
+    /// [`Index::check`] (as [`explain_bm25`] does).
+    ///
+    /// [`explain_bm25`]: crate::search::explain_bm25
     pub fn lexical_df(&self, stem: &str) -> u64 {
         self.segments
             .iter()
@@ -174,7 +178,8 @@ impl Index {
     }
 
     /// The BM25 length of document `doc` (global ordinal): its terms after
-    /// stopword removal; 0 without lexical postings.
+    /// stopword removal; 0 without lexical postings (or when its page is
+    /// damaged: [`Index::check`] reports it).
     ///
     /// # Panics
     /// If `doc >= num_docs()`.

@@ -1,6 +1,9 @@
 //! One open segment: its files mapped and checked against `meta.json`
 //! (magic, version, lengths, headers; no data scan), and the posting list
-//! of a dictionary entry. Its lexical files are `lexical.rs`'s.
+//! of a dictionary entry. Its lexical files are `lexical.rs`'s. Every read
+//! checks the pages it covers (`format/pages.rs`); what a damaged page
+//! leaves out is recorded in its file and reported by
+//! [`damage`](Segment::damage).
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -160,16 +163,32 @@ impl Segment {
         .chain(self.lexical.iter().flat_map(|l| l.files()))
     }
 
-    /// The external id of local ordinal `doc` (empty if its bytes are
-    /// damaged).
-    pub(crate) fn doc_id(&self, doc: u32) -> &str {
-        self.doc_table.id(doc)
+    /// The first damage a read of any of the segment's files found.
+    pub(crate) fn damage(&self) -> Option<IndexError> {
+        self.files().find_map(MappedFile::damage)
+    }
+
+    /// The external id of local ordinal `doc`; an error when its bytes are
+    /// damaged.
+    pub(crate) fn doc_id(&self, doc: u32) -> Result<&str, IndexError> {
+        let file = self.doc_table.file();
+        self.doc_table
+            .id(doc)
+            .ok_or_else(|| file.damaged(|| format!("the id of local document {doc} is not UTF-8")))
     }
 
     /// The stored document of local ordinal `doc`; `None` when the segment
-    /// stores none (or the record is damaged).
-    pub(crate) fn stored(&self, doc: u32) -> Option<StoredDoc> {
-        self.stored.as_ref()?.get(doc)
+    /// stores none, an error when the record is damaged.
+    pub(crate) fn stored(&self, doc: u32) -> Result<Option<StoredDoc>, IndexError> {
+        let Some(table) = &self.stored else {
+            return Ok(None);
+        };
+        match table.get(doc) {
+            Some(d) => Ok(Some(d)),
+            None => Err(table
+                .file()
+                .damaged(|| format!("the record of local document {doc} does not decode"))),
+        }
     }
 
     /// The deletes bitmap, when documents of the segment are deleted.

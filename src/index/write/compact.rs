@@ -80,9 +80,12 @@ pub fn compact_with(dir: &Path, options: &CompactOptions) -> Result<IndexStats, 
     // The lock first: what is compacted is then the latest commit.
     let change = begin_change(dir, options.lock_wait)?;
     let index = Index::open(dir)?;
-    // Never carry damaged bytes into the new segment.
+    // Never carry damaged bytes into the new segment: compaction reads
+    // (nearly) everything, so it checks everything first; the reads, through
+    // the page checks, then find every page checked.
     index.verify()?;
     let meta = write_merged(&index, dir, change.generation, options)?;
+    index.check()?;
     let base = index.meta().generation;
     drop(index);
     publish(dir, &meta, Some(base))?;
@@ -176,9 +179,9 @@ impl<'a> Merged<'a> {
         self.ids.reserve(live.len());
         for doc in live {
             self.new_ord[doc as usize] = self.ids.len() as u32;
-            self.ids.push(index.doc_id(doc));
+            self.ids.push(index.doc_id(doc)?);
             if let Some(s) = &mut self.stored {
-                s.push(index.stored(doc).as_ref())?;
+                s.push(index.stored(doc)?.as_ref())?;
             }
             if let Some(l) = &mut self.lexical {
                 l.push_length(index.lexical_doc_len(doc));

@@ -54,11 +54,11 @@ pub fn delete(
     // The lock first: the deletes apply to the latest commit.
     let change = begin_change(dir, options.lock_wait)?;
     let index = Index::open(dir)?;
-    let live = IdMap::live(&index);
+    let live = IdMap::live(&index)?;
     let mut ordinals = Vec::new();
     let mut missing = Vec::new();
     for &id in ids {
-        match live.get(id, |d| index.doc_id(d)) {
+        match live.get(id, |d| index.doc_id(d))? {
             Some(doc) => ordinals.push(doc),
             None => missing.push(id.to_string()),
         }

@@ -135,7 +135,7 @@ impl Base {
     /// The live document that `id` replaces (`upsert`), if any; an error
     /// if `id` is live and this is no upsert.
     fn replaced_by(&self, id: &str, origin: &str) -> Result<Option<u32>, IndexError> {
-        match self.live.get(id, |d| self.index.doc_id(d)) {
+        match self.live.get(id, |d| self.index.doc_id(d))? {
             Some(old) if self.upsert => Ok(Some(old)),
             Some(_) => Err(IndexError::IdExists {
                 id: id.to_string(),
@@ -249,7 +249,7 @@ impl IndexWriter {
             splade: meta.splade,
             ..WriterOptions::default()
         };
-        let live = IdMap::live(&index);
+        let live = IdMap::live(&index)?;
         let mut writer = IndexWriter::start(dir, writer_options, change)?;
         writer.base = Some(Base {
             index,
@@ -349,7 +349,7 @@ impl IndexWriter {
         stored: Option<&StoredDoc>,
         origin: &str,
     ) -> Result<(), IndexError> {
-        if let Some(first) = self.seen.get(id, |d| self.ids.get(d)) {
+        if let Some(first) = self.seen.get(id, |d| Ok(self.ids.get(d)))? {
             return Err(IndexError::DuplicateId {
                 id: id.to_string(),
                 first: self.origins.get(first).to_string(),
