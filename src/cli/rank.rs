@@ -199,7 +199,7 @@ impl<'a> Ranker<'a> {
         };
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let vectors = encoder.encode(&refs)?;
-        crate::profile::mark("encode");
+        crate::profile::mark("encode: projection");
         let queries: Vec<Query> = vectors
             .iter()
             .map(|v| Query::new(encoder.terms(v)))

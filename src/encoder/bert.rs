@@ -12,9 +12,11 @@ use super::config::{Activation, BertConfig};
 use super::weights::{Checkpoint, Matrix};
 use crate::error::Result;
 
-/// A dense layer `y = x W^T + b`, with `W^T` stored contiguous for matmul.
+/// A dense layer `y = x W^T + b`. `W` stays as the checkpoint stores it,
+/// `[out, in]`: the matrix product reads its transpose through strides, so
+/// loading copies it once and transposes nothing.
 struct Linear {
-    weight_t: Tensor,
+    weight: Tensor,
     bias: Tensor,
 }
 
@@ -22,15 +24,12 @@ impl Linear {
     fn load(ckpt: &Checkpoint, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = ckpt.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
         let bias = ckpt.get(&format!("{prefix}.bias"), &[out_dim])?;
-        Ok(Linear {
-            weight_t: weight.t()?.contiguous()?,
-            bias,
-        })
+        Ok(Linear { weight, bias })
     }
 
     /// `x`: `[rows, in]` -> `[rows, out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+        Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
     }
 }
 

@@ -7,13 +7,6 @@
 //! rows. Tokens are taken in blocks of 8 (AVX-512) or 6 (AVX2); a short last
 //! block repeats its last token, which cannot change a max. Dispatch is
 //! decided once, at run time, from the CPU's features.
-//!
-//! [`Kernel::max_dots_rows`] computes the same from 32 rows of the
-//! row-major `[vocab, hidden]` matrix as the checkpoint stores it, reading
-//! component `k` of 16 rows with one gather: slower per token, but it needs
-//! no packed copy, so a process that encodes one query never builds one
-//! (see `pool`). Each kernel's two forms run the same multiply-adds in the
-//! same order, so their results are equal bit for bit.
 
 /// Vocabulary rows per panel (one AVX-512 register of f32).
 pub const LANES: usize = 16;
@@ -87,43 +80,29 @@ impl Kernel {
     }
 }
 
-impl Kernel {
-    /// [`max_dots`](Self::max_dots) with the 32 vocabulary rows read from
-    /// `weight`, row-major `[32][h]`; equal to it bit for bit.
-    pub fn max_dots_rows(
-        self,
-        rows: &[f32],
-        count: usize,
-        h: usize,
-        weight: &[f32],
-        acc: &mut [f32; PAIR],
-    ) {
-        assert!(count > 0 && rows.len() >= count * h && weight.len() >= PAIR * h);
-        // Gather offsets are i32 element counts: 31 * h must fit.
-        assert!(h < (i32::MAX as usize) / PAIR, "hidden size {h} too large");
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as for `max_dots`; the asserts bound every gather.
-            Kernel::Avx512 => unsafe { x86::max_dots_rows_avx512(rows, count, h, weight, acc) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for avx2 + fma.
-            Kernel::Avx2 => unsafe { x86::max_dots_rows_avx2(rows, count, h, weight, acc) },
-            _ => portable_rows(rows, count, h, weight, acc),
-        }
+/// Packs 32 row-major vocabulary rows (`rows`: `[32][h]`) into the two
+/// panels the kernels read (`out`: `[2][h][LANES]`): a transposition, by
+/// 16 x 16 blocks in registers where the CPU has AVX-512 (packing is on
+/// the path of every query, see `pool`).
+pub fn pack_pair(rows: &[f32], h: usize, out: &mut [f32]) {
+    assert!(rows.len() >= PAIR * h && out.len() >= PAIR * h);
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: avx512f is present; the assert bounds every access.
+        unsafe { x86::pack_pair_avx512(rows, h, out) };
+        pack_columns(rows, h, out, h / LANES * LANES);
+        return;
     }
+    pack_columns(rows, h, out, 0);
 }
 
-fn portable_rows(rows: &[f32], count: usize, h: usize, weight: &[f32], acc: &mut [f32; PAIR]) {
-    for t in 0..count {
-        let row = &rows[t * h..(t + 1) * h];
-        let mut dots = [0f32; PAIR];
-        for (k, &x) in row.iter().enumerate() {
-            for (j, d) in dots.iter_mut().enumerate() {
-                *d += x * weight[j * h + k];
-            }
-        }
-        for (a, d) in acc.iter_mut().zip(dots) {
-            *a = a.max(d);
+/// [`pack_pair`] for the columns `from..h`, one float at a time.
+fn pack_columns(rows: &[f32], h: usize, out: &mut [f32], from: usize) {
+    for (j, row) in rows.chunks_exact(h).take(PAIR).enumerate() {
+        let (panel, lane) = (j / LANES, j % LANES);
+        let base = panel * h * LANES + lane;
+        for (k, &w) in row.iter().enumerate().skip(from) {
+            out[base + k * LANES] = w;
         }
     }
 }
@@ -223,128 +202,68 @@ mod x86 {
         }
     }
 
-    /// [`max_dots_avx512`] reading row-major rows: component `k` of 16
-    /// rows is one gather at stride `h`.
+    /// [`super::pack_pair`] for the columns below `h / 16 * 16`: each
+    /// 16 x 16 block (16 rows, 16 columns) transposed in registers.
     ///
     /// # Safety
-    /// The CPU must support avx512f; `rows` must hold `count * h` floats,
-    /// `weight` `32 * h`, and `32 * h` must fit an i32 (checked by the
-    /// caller).
+    /// The CPU must support avx512f; `rows` must hold `32 * h` floats and
+    /// `out` as many.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn max_dots_rows_avx512(
-        rows: &[f32],
-        count: usize,
-        h: usize,
-        weight: &[f32],
-        acc: &mut [f32; PAIR],
-    ) {
-        let stride: [i32; LANES] = std::array::from_fn(|j| (j * h) as i32);
-        let offsets = unsafe { _mm512_loadu_si512(stride.as_ptr().cast()) };
-        let mut m = unsafe {
-            [
-                _mm512_loadu_ps(acc.as_ptr()),
-                _mm512_loadu_ps(acc.as_ptr().add(LANES)),
-            ]
-        };
-        let mut first = 0;
-        while first < count {
-            let step = if count - first <= 4 { 4 } else { 8 };
-            if step == 4 {
-                unsafe { rows_block_avx512::<4>(rows, first, count, h, weight, offsets, &mut m) };
-            } else {
-                unsafe { rows_block_avx512::<8>(rows, first, count, h, weight, offsets, &mut m) };
-            }
-            first += step;
-        }
-        unsafe {
-            _mm512_storeu_ps(acc.as_mut_ptr(), m[0]);
-            _mm512_storeu_ps(acc.as_mut_ptr().add(LANES), m[1]);
-        }
-    }
-
-    /// [`block_avx512`] with gathered weights.
-    ///
-    /// # Safety
-    /// As for [`max_dots_rows_avx512`], with `first < count`.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn rows_block_avx512<const T: usize>(
-        rows: &[f32],
-        first: usize,
-        count: usize,
-        h: usize,
-        weight: &[f32],
-        offsets: __m512i,
-        m: &mut [__m512; 2],
-    ) {
-        let (p0, p1) = (weight.as_ptr(), unsafe { weight.as_ptr().add(LANES * h) });
-        let r: [*const f32; T] =
-            std::array::from_fn(|i| unsafe { rows.as_ptr().add((first + i).min(count - 1) * h) });
-        let mut a = [[_mm512_setzero_ps(); 2]; T];
-        for k in 0..h {
-            // SAFETY: lane j reads row j (of 16) at column k < h: below
-            // 16 * h from each panel's start.
-            let w0 = unsafe { _mm512_i32gather_ps::<4>(offsets, p0.add(k).cast()) };
-            let w1 = unsafe { _mm512_i32gather_ps::<4>(offsets, p1.add(k).cast()) };
-            for i in 0..T {
-                let x = _mm512_set1_ps(unsafe { *r[i].add(k) });
-                a[i][0] = _mm512_fmadd_ps(x, w0, a[i][0]);
-                a[i][1] = _mm512_fmadd_ps(x, w1, a[i][1]);
-            }
-        }
-        for block in a {
-            m[0] = _mm512_max_ps(m[0], block[0]);
-            m[1] = _mm512_max_ps(m[1], block[1]);
-        }
-    }
-
-    /// [`max_dots_avx2`] reading row-major rows (8-lane gathers).
-    ///
-    /// # Safety
-    /// The CPU must support avx2 and fma; sizes as for the AVX-512 form.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn max_dots_rows_avx2(
-        rows: &[f32],
-        count: usize,
-        h: usize,
-        weight: &[f32],
-        acc: &mut [f32; PAIR],
-    ) {
-        const T: usize = 6;
-        let stride: [i32; 8] = std::array::from_fn(|j| (j * h) as i32);
-        let offsets = unsafe { _mm256_loadu_si256(stride.as_ptr().cast()) };
-        for p in 0..2 {
-            let panel = unsafe { weight.as_ptr().add(p * LANES * h) };
-            let upper = unsafe { panel.add(8 * h) };
-            let out = unsafe { acc.as_mut_ptr().add(p * LANES) };
-            let mut m0 = unsafe { _mm256_loadu_ps(out) };
-            let mut m1 = unsafe { _mm256_loadu_ps(out.add(8)) };
-            let mut first = 0;
-            while first < count {
-                let r: [*const f32; T] = std::array::from_fn(|i| unsafe {
-                    rows.as_ptr().add((first + i).min(count - 1) * h)
+    pub unsafe fn pack_pair_avx512(rows: &[f32], h: usize, out: &mut [f32]) {
+        for panel in 0..2 {
+            for k0 in (0..h / LANES * LANES).step_by(LANES) {
+                // SAFETY: row panel * 16 + j < 32, columns k0..k0 + 16 <= h.
+                let r: [__m512; 16] = std::array::from_fn(|j| unsafe {
+                    _mm512_loadu_ps(rows.as_ptr().add((panel * LANES + j) * h + k0))
                 });
-                let mut a = [[_mm256_setzero_ps(); 2]; T];
-                for k in 0..h {
-                    // SAFETY: lane j reads row j (of 8) at column k < h.
-                    let w0 = unsafe { _mm256_i32gather_ps::<4>(panel.add(k).cast(), offsets) };
-                    let w1 = unsafe { _mm256_i32gather_ps::<4>(upper.add(k).cast(), offsets) };
-                    for i in 0..T {
-                        let x = _mm256_set1_ps(unsafe { *r[i].add(k) });
-                        a[i][0] = _mm256_fmadd_ps(x, w0, a[i][0]);
-                        a[i][1] = _mm256_fmadd_ps(x, w1, a[i][1]);
-                    }
+                let v = transpose16(r);
+                for (c, v) in v.into_iter().enumerate() {
+                    // SAFETY: (panel * h + k0 + c) * 16 + 16 <= 32 * h.
+                    unsafe {
+                        _mm512_storeu_ps(out.as_mut_ptr().add((panel * h + k0 + c) * LANES), v)
+                    };
                 }
-                for block in a {
-                    m0 = _mm256_max_ps(m0, block[0]);
-                    m1 = _mm256_max_ps(m1, block[1]);
-                }
-                first += T;
-            }
-            unsafe {
-                _mm256_storeu_ps(out, m0);
-                _mm256_storeu_ps(out.add(8), m1);
             }
         }
+    }
+
+    /// `out[c]` holds component `c` of the 16 vectors of `r`.
+    #[target_feature(enable = "avx512f")]
+    fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+        // Pairs of rows interleaved within each 128-bit lane l:
+        // t[2i] = (r2i[4l], r2i+1[4l], r2i[4l+1], r2i+1[4l+1]), t[2i+1] the
+        // same for columns 4l+2 and 4l+3.
+        let t: [__m512; 16] = std::array::from_fn(|n| {
+            let (a, b) = (r[n / 2 * 2], r[n / 2 * 2 + 1]);
+            if n % 2 == 0 {
+                _mm512_unpacklo_ps(a, b)
+            } else {
+                _mm512_unpackhi_ps(a, b)
+            }
+        });
+        // u[4i + c], lane l: rows 4i..4i+4 at column 4l + c.
+        let u: [__m512; 16] = std::array::from_fn(|n| {
+            let (i, c) = (n / 4, n % 4);
+            let (a, b) = (t[4 * i + c / 2], t[4 * i + 2 + c / 2]);
+            if c % 2 == 0 {
+                _mm512_shuffle_ps::<0x44>(a, b)
+            } else {
+                _mm512_shuffle_ps::<0xEE>(a, b)
+            }
+        });
+        // Column 4l + c gathers lane l of u[c], u[4 + c], u[8 + c], u[12 + c].
+        let mut v = [_mm512_setzero_ps(); 16];
+        for c in 0..4 {
+            let a = _mm512_shuffle_f32x4::<0x44>(u[c], u[4 + c]);
+            let b = _mm512_shuffle_f32x4::<0xEE>(u[c], u[4 + c]);
+            let x = _mm512_shuffle_f32x4::<0x44>(u[8 + c], u[12 + c]);
+            let d = _mm512_shuffle_f32x4::<0xEE>(u[8 + c], u[12 + c]);
+            v[c] = _mm512_shuffle_f32x4::<0x88>(a, x);
+            v[4 + c] = _mm512_shuffle_f32x4::<0xDD>(a, x);
+            v[8 + c] = _mm512_shuffle_f32x4::<0x88>(b, d);
+            v[12 + c] = _mm512_shuffle_f32x4::<0xDD>(b, d);
+        }
+        v
     }
 
     /// AVX2 + FMA: for each panel, blocks of 6 tokens x 16 rows.
@@ -412,36 +331,16 @@ pub(crate) mod tests {
             .collect()
     }
 
-    /// `panels` (`[2][h][LANES]`) as the 32 row-major rows they pack.
-    fn unpack(panels: &[f32], h: usize) -> Vec<f32> {
-        let mut weight = vec![0f32; PAIR * h];
-        for j in 0..PAIR {
-            let (p, lane) = (j / LANES, j % LANES);
-            for k in 0..h {
-                weight[j * h + k] = panels[(p * h + k) * LANES + lane];
-            }
-        }
-        weight
-    }
-
     #[test]
-    fn row_major_kernels_equal_the_packed_ones_bit_for_bit() {
-        for h in [1, 16, 24, 128] {
-            let panels = pseudo_random(2 * h * LANES, h as u64);
-            let weight = unpack(&panels, h);
-            for count in [1, 3, 4, 5, 6, 7, 8, 9, 13, 17] {
-                let rows = pseudo_random(count * h, 100 + count as u64);
-                for kernel in Kernel::available() {
-                    let mut packed = [f32::NEG_INFINITY; PAIR];
-                    let mut in_place = packed;
-                    kernel.max_dots(&rows, count, h, &panels, &mut packed);
-                    kernel.max_dots_rows(&rows, count, h, &weight, &mut in_place);
-                    assert_eq!(
-                        packed.map(f32::to_bits),
-                        in_place.map(f32::to_bits),
-                        "{kernel:?} h {h} count {count}"
-                    );
-                    assert!(packed.iter().all(|m| m.is_finite()), "{kernel:?}: it ran");
+    fn pack_pair_lays_rows_out_as_panels() {
+        for h in [1, 3, 16, 24, 32, 128, 131] {
+            let rows: Vec<f32> = (0..PAIR * h).map(|i| i as f32).collect();
+            let mut out = vec![f32::NAN; PAIR * h];
+            pack_pair(&rows, h, &mut out);
+            for j in 0..PAIR {
+                for k in 0..h {
+                    let (p, lane) = (j / LANES, j % LANES);
+                    assert_eq!(out[(p * h + k) * LANES + lane], rows[j * h + k], "h {h}");
                 }
             }
         }

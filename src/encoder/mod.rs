@@ -152,9 +152,11 @@ impl Encoder {
         let config = BertConfig::from_file(&files.config)?;
         crate::profile::mark("model config+fingerprint");
         let ckpt = Checkpoint::open(&files.weights, &device)?;
+        crate::profile::mark("model weights: map");
         let bert = BertMlm::load(&ckpt, &config, &device)?;
+        crate::profile::mark("model weights: bert");
         let decoder = load_decoder(&ckpt, &config, options.precision)?;
-        crate::profile::mark("model weights");
+        crate::profile::mark("model weights: decoder");
         let max_length = options
             .max_length
             .unwrap_or(config.max_position_embeddings)
@@ -365,8 +367,10 @@ impl Encoder {
             ids.resize(ids.len() + len - s.len(), 0);
         }
         let lengths: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
+        crate::profile::mark("encode: tokenize");
         let hidden = self.bert.forward(&ids, &lengths, len)?;
         let hidden: Vec<f32> = hidden.flatten_all()?.to_vec1()?;
+        crate::profile::mark("encode: bert");
         let width = hidden.len() / (seqs.len() * len);
         // Keep only the rows of real tokens, each text's rows consecutive.
         let mut real = Vec::with_capacity(lengths.iter().sum::<usize>() * width);

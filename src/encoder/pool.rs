@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use std::sync::OnceLock;
 
-use super::kernel::{Kernel, LANES, PAIR};
+use super::kernel::{Kernel, LANES, PAIR, pack_pair};
 use super::weights::Matrix;
 use crate::sparse::SparseVector;
 
@@ -163,15 +163,11 @@ impl Decoder {
     /// Packs the matrix into panels of [`LANES`] rows stored `[hidden][LANES]`.
     pub fn pack(&self) {
         self.packed.get_or_init(|| {
-            let (vocab, hidden) = (self.vocab(), self.hidden);
-            let weight = self.weight.as_slice();
-            let padded = vocab.div_ceil(PAIR) * PAIR;
-            let mut panels = vec![0f32; padded * hidden];
-            for v in 0..vocab {
-                let (panel, lane) = (v / LANES, v % LANES);
-                for k in 0..hidden {
-                    panels[(panel * hidden + k) * LANES + lane] = weight[v * hidden + k];
-                }
+            let h = self.hidden;
+            let padded = self.vocab().div_ceil(PAIR) * PAIR;
+            let mut panels = vec![0f32; padded * h];
+            for (q, out) in panels.chunks_exact_mut(PAIR * h).enumerate() {
+                pack_pair(self.rows_at(q * PAIR), h, out);
             }
             Packed::F32 { panels }
         });
@@ -274,6 +270,8 @@ impl Decoder {
 
     /// Max over each text's tokens of `h_t · w_v` for `v` in
     /// `start..start + width` (a multiple of [`PAIR`]); `[texts, width]`.
+    /// Without the packed copy, each group of [`PAIR`] rows is packed into
+    /// a small buffer as it comes (the same panels, so the same results).
     fn chunk_max(
         &self,
         rows: &Rows,
@@ -283,29 +281,25 @@ impl Decoder {
     ) -> Vec<f32> {
         let h = self.hidden;
         let mut out = vec![f32::NEG_INFINITY; spans.len() * width];
-        for (text, &(first, count)) in spans.iter().enumerate() {
-            if count == 0 {
-                continue;
-            }
-            let acc = &mut out[text * width..(text + 1) * width];
-            for (p, acc) in acc.chunks_exact_mut(PAIR).enumerate() {
-                let panel = (start + p * PAIR) / LANES;
+        let mut buffer = Vec::new();
+        for p in 0..width / PAIR {
+            let panel = (start + p * PAIR) / LANES;
+            let panels: &[f32] = match self.packed.get() {
+                Some(Packed::F32 { panels }) => &panels[panel * h * LANES..(panel + 2) * h * LANES],
+                Some(Packed::Bf16 { .. }) => &[],
+                None => {
+                    buffer.resize(PAIR * h, 0.0);
+                    pack_pair(self.rows_at(start + p * PAIR), h, &mut buffer);
+                    &buffer
+                }
+            };
+            for (text, &(first, count)) in spans.iter().enumerate() {
+                if count == 0 {
+                    continue;
+                }
+                let acc = &mut out[text * width + p * PAIR..text * width + (p + 1) * PAIR];
                 let acc: &mut [f32; PAIR] = acc.try_into().expect("PAIR lanes");
                 match (self.packed.get(), rows) {
-                    (Some(Packed::F32 { panels }), Rows::F32(x)) => self.kernel.max_dots(
-                        &x[first * h..(first + count) * h],
-                        count,
-                        h,
-                        &panels[panel * h * LANES..(panel + 2) * h * LANES],
-                        acc,
-                    ),
-                    (None, Rows::F32(x)) => self.kernel.max_dots_rows(
-                        &x[first * h..(first + count) * h],
-                        count,
-                        h,
-                        self.rows_at(start + p * PAIR),
-                        acc,
-                    ),
                     (Some(Packed::Bf16 { panels }), Rows::Bf16(x)) => {
                         let pairs = h / 2;
                         super::bf16::max_dots(
@@ -316,6 +310,13 @@ impl Decoder {
                             acc,
                         )
                     }
+                    (_, Rows::F32(x)) => self.kernel.max_dots(
+                        &x[first * h..(first + count) * h],
+                        count,
+                        h,
+                        panels,
+                        acc,
+                    ),
                     _ => unreachable!("rows are packed like the decoder"),
                 }
             }
