@@ -165,6 +165,11 @@ pub fn run(args: SearchArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     profile::mark("print");
+    // The process ends here: unmapping the model and the index and freeing
+    // the tensors would cost milliseconds of the search's time (README
+    // "Cold start"), for memory the exit returns anyway.
+    std::mem::forget(ranker);
+    std::mem::forget(index);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -69,7 +69,8 @@ struct Embeddings {
     /// tokens' rows, so the matrix is never copied.
     word: Matrix,
     hidden: usize,
-    position: Tensor,
+    /// `[max_positions, hidden]`, in place too: a text reads its first rows.
+    position: Matrix,
     token_type0: Tensor,
     norm: Norm,
 }
@@ -88,7 +89,7 @@ impl Embeddings {
                 &[config.vocab_size, h],
             )?,
             hidden: h,
-            position: ckpt.get(
+            position: ckpt.matrix(
                 &format!("{p}.position_embeddings.weight"),
                 &[config.max_position_embeddings, h],
             )?,
@@ -107,7 +108,8 @@ impl Embeddings {
             rows.extend_from_slice(&word[at..at + h]);
         }
         let words = Tensor::from_vec(rows, (batch, len, h), device)?;
-        let positions = self.position.narrow(0, 0, len)?;
+        let positions = self.position.as_slice()[..len * h].to_vec();
+        let positions = Tensor::from_vec(positions, (len, h), device)?;
         let x = words
             .broadcast_add(&positions)?
             .broadcast_add(&self.token_type0)?;

@@ -92,6 +92,8 @@ impl FileStamp {
 pub(crate) struct Identity {
     /// `crc32:CCCCCCCCTTTTTTTT`.
     files: String,
+    /// CRC32 and length of tokenizer.json (the tokenizer cache's key).
+    tokenizer: (u32, u64),
     weights: PathBuf,
     /// The weights file's stamp when the model was loaded (local folders).
     stamp: Option<FileStamp>,
@@ -104,9 +106,11 @@ impl Identity {
     /// call it before the weights are read, so that a later change shows.
     pub(crate) fn of(files: &ModelFiles) -> Result<Identity> {
         let mut out = String::from("crc32:");
+        let mut tokenizer = (0, 0);
         for path in [&files.config, &files.tokenizer] {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            out.push_str(&format!("{:08x}", crc32fast::hash(&bytes)));
+            let (crc, len) = crc32_of(path)?;
+            out.push_str(&format!("{crc:08x}"));
+            tokenizer = (crc, len);
         }
         let full = OnceLock::new();
         let mut stamp = None;
@@ -118,10 +122,16 @@ impl Identity {
         }
         Ok(Identity {
             files: out,
+            tokenizer,
             weights: files.weights.clone(),
             stamp,
             full,
         })
+    }
+
+    /// CRC32 and length of tokenizer.json.
+    pub(crate) fn tokenizer_key(&self) -> (u32, u64) {
+        self.tokenizer
     }
 
     /// The fingerprint; hashes the weights of a local folder on first use.
@@ -165,6 +175,21 @@ impl Identity {
         }
         Ok(self.fingerprint()? == recorded)
     }
+}
+
+/// CRC32 and length of a small file, read through a memory map (a read
+/// into a fresh buffer faults in every page of it; a map of the page cache
+/// maps many at a time).
+fn crc32_of(path: &Path) -> Result<(u32, u64)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len == 0 {
+        return Ok((crc32fast::hash(&[]), 0));
+    }
+    // SAFETY: read once, here; a concurrent rewrite yields a hash that
+    // matches neither version, which the next load corrects.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    Ok((crc32fast::hash(&map), len))
 }
 
 /// `crc32:<hex>:<length>` of the whole file.

@@ -178,7 +178,8 @@ impl Encoder {
             LongDocs::Truncate => Some(max_length),
             LongDocs::Window { .. } => None,
         };
-        let tokenizer = TextTokenizer::load(&files.tokenizer, truncate_at)?;
+        let tokenizer =
+            TextTokenizer::load(&files.tokenizer, identity.tokenizer_key(), truncate_at)?;
         let vocab = vocabulary(&tokenizer, config.vocab_size, &files.tokenizer)?;
         crate::profile::mark("model tokenizer");
         Ok(Encoder {

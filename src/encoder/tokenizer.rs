@@ -90,26 +90,40 @@ impl TextTokenizer {
     /// Loads `path` (whose bytes hash to `crc`), through the cache when it
     /// can; `truncate_at` cuts texts at that many tokens, specials
     /// included.
-    pub(crate) fn load(path: &Path, truncate_at: Option<usize>) -> Result<TextTokenizer> {
-        Self::load_with(path, truncate_at, cache_dir().as_deref())
+    /// `key` is the file's CRC32 and length, as the model's fingerprint
+    /// computed them (the file is read only when the cache misses).
+    pub(crate) fn load(
+        path: &Path,
+        key: (u32, u64),
+        truncate_at: Option<usize>,
+    ) -> Result<TextTokenizer> {
+        let key = Key {
+            crc: key.0,
+            len: key.1,
+        };
+        Self::load_with(path, key, truncate_at, cache_dir().as_deref())
     }
 
     /// [`load`](Self::load) with the cache in `cache_dir` (none: no cache).
     fn load_with(
         path: &Path,
+        key: Key,
         truncate_at: Option<usize>,
         cache_dir: Option<&Path>,
     ) -> Result<TextTokenizer> {
-        let source = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let key = Key::of(&source);
         let cache = cache_dir.map(|d| d.join(key.file_name()));
         let mut tokenizer = match cache.as_deref().and_then(|c| read_cache(c, key)) {
             Some(t) => t,
             None => {
+                let source = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                // The key must be this file's: the file may have changed
+                // since the fingerprint read it.
+                let key = Key::of(&source);
+                let cache = cache_dir.map(|d| d.join(key.file_name()));
                 let (tokenizer, cache_bytes) = parse(path, &source, key)?;
-                if let (Some(file), Some(bytes)) = (&cache, cache_bytes) {
+                if let (Some(file), Some(bytes)) = (cache, cache_bytes) {
                     // Best effort: a read-only cache only costs time.
-                    let _ = write_atomically(file, &bytes);
+                    let _ = write_atomically(&file, &bytes);
                 }
                 tokenizer
             }
@@ -609,11 +623,11 @@ mod tests {
             "some words are unknown"
         );
 
-        let first = TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+        let first = TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
         assert!(matches!(first.inner, Inner::Fast(_)) && !is_mapped(&first));
         let files: Vec<_> = std::fs::read_dir(&cache).unwrap().collect();
         assert_eq!(files.len(), 1, "one cache file, no temporary left");
-        let second = TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+        let second = TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
         assert!(is_mapped(&second), "the second load maps the cache");
         assert_eq!(ids(&first, &texts()), want);
         assert_eq!(ids(&second, &texts()), want);
@@ -626,7 +640,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("tokenizer.json");
         std::fs::write(&json, bert_json(&[])).unwrap();
-        let t = TextTokenizer::load_with(&json, Some(5), Some(dir.path())).unwrap();
+        let t = TextTokenizer::load_with(&json, key(&json), Some(5), Some(dir.path())).unwrap();
         let out = t
             .encode_batch(&["the quick brown fox jumps over", "the dog"])
             .unwrap();
@@ -640,7 +654,7 @@ mod tests {
         let json = dir.path().join("tokenizer.json");
         std::fs::write(&json, bert_json(&[])).unwrap();
         let cache = dir.path().join("cache");
-        TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+        TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
         let file = std::fs::read_dir(&cache)
             .unwrap()
             .next()
@@ -656,7 +670,7 @@ mod tests {
             bad[at] ^= 0x20;
             std::fs::write(&file, &bad).unwrap();
             assert!(check_cache(&bad, Key::of(json_bytes(&json).as_slice())).is_none());
-            let t = TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+            let t = TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
             assert!(!is_mapped(&t));
             assert_eq!(ids(&t, &texts()), full_ids(&json, &texts()));
             assert_eq!(std::fs::read(&file).unwrap(), good, "rewritten");
@@ -664,13 +678,17 @@ mod tests {
         // Another tokenizer.json (one more token) has another key: the old
         // cache is not read for it.
         std::fs::write(&json, bert_json(&["fresh"])).unwrap();
-        let t = TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+        let t = TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
         assert_eq!(t.vocab().id("fresh"), Some(33));
         assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
     }
 
     fn json_bytes(path: &Path) -> Vec<u8> {
         std::fs::read(path).unwrap()
+    }
+
+    fn key(path: &Path) -> Key {
+        Key::of(&json_bytes(path))
     }
 
     #[test]
@@ -682,7 +700,7 @@ mod tests {
             "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "hello": 1, "world": 2}, "unk_token": "[UNK]"}}"#;
         std::fs::write(&json, word_level).unwrap();
         let cache = dir.path().join("cache");
-        let t = TextTokenizer::load_with(&json, None, Some(&cache)).unwrap();
+        let t = TextTokenizer::load_with(&json, key(&json), None, Some(&cache)).unwrap();
         assert!(matches!(t.inner, Inner::Full(_)));
         assert!(
             !cache.exists(),
@@ -697,7 +715,7 @@ mod tests {
         std::fs::write(&json, bert_json(&[])).unwrap();
         let file_in_the_way = dir.path().join("not-a-dir");
         std::fs::write(&file_in_the_way, b"x").unwrap();
-        let t = TextTokenizer::load_with(&json, None, Some(&file_in_the_way)).unwrap();
+        let t = TextTokenizer::load_with(&json, key(&json), None, Some(&file_in_the_way)).unwrap();
         assert_eq!(ids(&t, &texts()), full_ids(&json, &texts()));
     }
 }
