@@ -24,15 +24,12 @@ corpus=../shared/data/trec-dl-2020-passage-pool/corpus.jsonl
 [ -f "$work/dl20-mini/meta.json" ] || head -n "${MINI_DOCS:-2000}" "$corpus" |
   "$bin" index - --index "$work/dl20-mini" --model "$work/mini" -q
 q="what is the daily life of thai people"
-printf '{"id":"q","text":"%s"}\n' "$q" > "$work/query.jsonl"
 runs=(
   "DL20 pool, splade-tiny, hybrid (default)|search|$q|--index|$work/dl20|-k|10"
   "DL20 pool, splade-tiny, --mode splade|search|$q|--index|$work/dl20|-k|10|--mode|splade"
   "DL20 pool, --mode bm25 (no model)|search|$q|--index|$work/dl20|-k|10|--mode|bm25"
   "DL20 pool first ${MINI_DOCS:-2000}, BERT-Mini shape, hybrid (default)|search|$q|--index|$work/dl20-mini|-k|10"
   "DL20 pool first ${MINI_DOCS:-2000}, BERT-Mini shape, --mode splade|search|$q|--index|$work/dl20-mini|-k|10|--mode|splade"
-  "encode one query, splade-tiny|encode|$work/query.jsonl|--model|$tiny"
-  "encode one query, BERT-Mini shape|encode|$work/query.jsonl|--model|$work/mini"
   "splade info (start-up floor)|info|--index|$work/dl20"
 )
 if [ -n "${SYNTH_INDEX:-}" ]; then

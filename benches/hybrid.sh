@@ -6,7 +6,7 @@
 # build time with and without BM25 postings; --lexical-only build speed; and
 # search time per query in each mode. Also writes each side's top-1000 runs
 # for benches/fusion_study.py.
-# Usage: [REPEATS=3] [BIN=target/release/splade] benches/hybrid.sh [model-dir] [work-dir]
+# Usage: [REPEATS=3] [LAT_REPEATS=3] [BIN=target/release/splade] benches/hybrid.sh [model-dir] [work-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model="${1:-../shared/models/splade-tiny}"
@@ -31,11 +31,11 @@ for c in trec-dl-2020-passage-pool cranfield cisi npl cacm lisa; do
   hyb=$(ev | python3 -c 'import json,sys; print(json.load(sys.stdin)["mean"]["nDCG@10"])')
   tune=$(ev --tune | python3 -c 'import json,sys; t=json.load(sys.stdin); w=t["recommended"]; print("%.4f (%s)" % (t["cross_validated"], "default" if w is None else "--weight %.1f" % w))')
   # Search time per query: one process ranks the whole queries file
-  # (queries in parallel), wall time / queries, median of REPEATS runs.
+  # (queries in parallel), wall time / queries, median of LAT_REPEATS (3) runs.
   lat=""
   nq=$(wc -l < "$d/queries.jsonl")
   for m in bm25 splade hybrid; do
-    per=$(for i in $(seq "${REPEATS:-3}"); do
+    per=$(for i in $(seq "${LAT_REPEATS:-3}"); do
       s=$(now); "$bin" search --queries "$d/queries.jsonl" --index "$work/$c" --mode $m -k 10 -q > /dev/null; e=$(now)
       python3 -c "print(($e-$s)*1000/$nq)"
     done | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
