@@ -12,11 +12,13 @@ use super::config::{Activation, BertConfig};
 use super::weights::{Checkpoint, Matrix};
 use crate::error::Result;
 
-/// A dense layer `y = x W^T + b`. `W` stays as the checkpoint stores it,
-/// `[out, in]`: the matrix product reads its transpose through strides, so
-/// loading copies it once and transposes nothing.
+/// A dense layer `y = x W^T + b`, with `W^T` stored contiguous for matmul.
+/// (Multiplying by `W` transposed through strides saves the copy at load,
+/// but gemm then rounds differently with the number of rows, so a text's
+/// vector would depend on the batch it is in: tested by
+/// `cli_segments::append_delete_compact_equal_a_fresh_build`.)
 struct Linear {
-    weight: Tensor,
+    weight_t: Tensor,
     bias: Tensor,
 }
 
@@ -24,12 +26,15 @@ impl Linear {
     fn load(ckpt: &Checkpoint, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = ckpt.get(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
         let bias = ckpt.get(&format!("{prefix}.bias"), &[out_dim])?;
-        Ok(Linear { weight, bias })
+        Ok(Linear {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        })
     }
 
     /// `x`: `[rows, in]` -> `[rows, out]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+        Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
     }
 }
 
