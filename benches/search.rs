@@ -3,7 +3,7 @@
 //! ```sh
 //! cargo bench --bench search -- --index IDX --queries QUERIES.jsonl \
 //!     [--approx 0.9,0.8] [--k 10] [--exact-out exact.tsv] [--order-out ids.txt]
-//!     [--repeat 1]
+//!     [--repeat 1] [--hybrid]
 //! ```
 //!
 //! `QUERIES.jsonl` holds query vectors as `splade encode` writes them. Each
@@ -16,13 +16,23 @@
 //! the document ids in ordinal order (after `compact --reorder`, the order
 //! the other engines are fed, so that all see the same clustering).
 //! Results go to stdout as Markdown rows.
+//!
+//! `--hybrid` (an index with lexical postings, query lines with a `"text"`,
+//! as `examples/synth_vectors.rs --text` writes) adds the three search modes
+//! of `splade search` on already-encoded queries: `bm25` (top k of the
+//! text), `splade` (top k of the vector, default strategy) and `hybrid`
+//! (each side's top `fusion::DEFAULT_DEPTH`, fused with the adaptive
+//! weight), so that the cost of hybrid search is measured beside SPLADE
+//! alone on the same index and queries, encoding excluded.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use splade::Index;
+use splade::fusion::{self, FusionWeight};
 use splade::internal::VectorReader;
-use splade::{Hit, Query, SearchOptions, Searcher, Strategy};
+use splade::lexical::Analyzer;
+use splade::{Hit, Query, SearchOptions, Searcher, Strategy, search_bm25};
 
 struct Args {
     index: PathBuf,
@@ -32,6 +42,7 @@ struct Args {
     exact_out: Option<PathBuf>,
     order_out: Option<PathBuf>,
     repeat: usize,
+    hybrid: bool,
 }
 
 fn parse() -> Args {
@@ -43,9 +54,14 @@ fn parse() -> Args {
         exact_out: None,
         order_out: None,
         repeat: 1,
+        hybrid: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
+        if f == "--hybrid" {
+            a.hybrid = true;
+            continue;
+        }
         let mut v = || it.next().unwrap_or_else(|| panic!("{f} needs a value"));
         match f.as_str() {
             "--index" => a.index = v().into(),
@@ -66,12 +82,100 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Mean, p50 and p99 of `times` (ms), sorting it.
+fn summary(times: &mut [f64]) -> (f64, f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    (mean, percentile(times, 0.5), percentile(times, 0.99))
+}
+
+/// A query vector with the text it stands for, if its line had one.
+struct QueryLine {
+    id: String,
+    query: Query,
+    text: Option<String>,
+}
+
+/// Runs query `i` of a mode and returns its number of hits.
+type RunOne<'a> = dyn FnMut(usize) -> usize + 'a;
+
+/// Rows for `--hybrid`: each mode's latency over every query, one warm-up
+/// pass then `repeat` timed ones.
+fn hybrid_rows(index: &Index, queries: &[QueryLine], k: usize, repeat: usize) {
+    let analyzer = Analyzer::english();
+    let texts: Vec<&str> = queries
+        .iter()
+        .map(|q| {
+            q.text
+                .as_deref()
+                .expect("--hybrid needs query lines with a \"text\"")
+        })
+        .collect();
+    let terms: f64 = texts
+        .iter()
+        .map(|t| analyzer.analyze(t).len() as f64)
+        .sum::<f64>()
+        / texts.len() as f64;
+    eprintln!("hybrid: mean {terms:.1} analyzed terms per query text");
+    let texts = &texts;
+    let mut searcher = Searcher::new(index, SearchOptions::default());
+    let depth = k.max(fusion::DEFAULT_DEPTH);
+    let mut modes: Vec<(&str, Box<RunOne>)> = vec![
+        (
+            "bm25",
+            Box::new(|i| search_bm25(index, texts[i], k).expect("bm25").len()),
+        ),
+        (
+            "splade",
+            Box::new(|i| searcher.search(&queries[i].query, k).expect("splade").len()),
+        ),
+    ];
+    let mut side = Searcher::new(index, SearchOptions::default());
+    modes.push((
+        "hybrid",
+        Box::new(move |i| {
+            let b = search_bm25(index, texts[i], depth).expect("bm25");
+            let s = side.search(&queries[i].query, depth).expect("splade");
+            let w = FusionWeight::Adaptive.for_query(analyzer.analyze(texts[i]).len());
+            fusion::fuse(&b, &s, w, k).len()
+        }),
+    ));
+    for (name, run) in &mut modes {
+        let found: usize = (0..queries.len()).map(&mut *run).sum();
+        let mut times = Vec::with_capacity(queries.len() * repeat);
+        for _ in 0..repeat {
+            for i in 0..queries.len() {
+                let t = Instant::now();
+                std::hint::black_box(run(i));
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let (mean, p50, p99) = summary(&mut times);
+        println!(
+            "| {name} | {} | {mean:.3} | {p50:.3} | {p99:.3} | {:.1} hits/query | - | - |",
+            queries.len(),
+            found as f64 / queries.len() as f64
+        );
+    }
+}
+
 fn main() {
     let args = parse();
     let index = Index::open(&args.index).expect("open index");
-    let queries: Vec<(String, Query)> = VectorReader::open(&args.queries)
+    let lines: Vec<QueryLine> = VectorReader::open(&args.queries)
         .expect("queries")
-        .map(|r| r.map(|r| (r.id, Query::new(r.terms))).expect("query line"))
+        .map(|r| {
+            let r = r.expect("query line");
+            QueryLine {
+                id: r.id,
+                query: Query::new(r.terms),
+                text: r.text,
+            }
+        })
+        .collect();
+    let queries: Vec<(String, Query)> = lines
+        .iter()
+        .map(|q| (q.id.clone(), q.query.clone()))
         .collect();
     let mut modes = vec![
         ("exhaustive".to_string(), Strategy::Exhaustive, 1.0),
@@ -123,7 +227,7 @@ fn main() {
         if approx == 1.0 {
             assert_eq!(results, exact, "{name} differs from exhaustive scoring");
         }
-        times.sort_by(f64::total_cmp);
+        let (mean, p50, p99) = summary(&mut times);
         let pruned = after.queries - before.queries;
         let (scored, fallbacks) = if pruned > 0 {
             let fallbacks = after.fallbacks - before.fallbacks;
@@ -139,13 +243,13 @@ fn main() {
             ("-".into(), "-".into())
         };
         println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {scored} | {fallbacks} |",
+            "| {name} | {} | {mean:.3} | {p50:.3} | {p99:.3} | {:.4} | {scored} | {fallbacks} |",
             queries.len(),
-            times.iter().sum::<f64>() / times.len() as f64,
-            percentile(&times, 0.5),
-            percentile(&times, 0.99),
             found as f64 / total.max(1) as f64,
         );
+    }
+    if args.hybrid {
+        hybrid_rows(&index, &lines, args.k, args.repeat);
     }
     if let Some(path) = &args.exact_out {
         let mut out = String::new();

@@ -10,6 +10,13 @@
 //! `splade index --vectors`. The same seed gives byte-identical files, with
 //! any number of threads (each document has its own random stream).
 //!
+//! `--text` adds a `"text"` to every line, so that `index --vectors` also
+//! writes BM25 postings (for hybrid search at scale): the line's token names
+//! without `##`, each repeated `1 + floor(weight)` times (a term frequency
+//! of 1 to 3 that grows with the SPLADE weight), in a seeded shuffled
+//! order. It is a stand-in with SPLADE's document frequencies, not prose:
+//! its BM25 side has the synthetic vectors' statistics, not a real text's.
+//!
 //! # The model, and where its numbers come from
 //!
 //! Every constant below was measured on splade-tiny vectors of the TREC DL
@@ -89,6 +96,7 @@ struct Args {
     queries: usize,
     seed: u64,
     out: PathBuf,
+    text: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -97,9 +105,14 @@ fn parse_args() -> Result<Args, String> {
         queries: 1000,
         seed: 42,
         out: PathBuf::from("synth"),
+        text: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--text" {
+            a.text = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = || value.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
@@ -296,7 +309,8 @@ impl Model {
         out
     }
 
-    fn line(&self, id: &str, v: &[(u32, f64)]) -> String {
+    /// One JSONL line; with `text`, the stand-in text drawn from `rng`.
+    fn line(&self, id: &str, v: &[(u32, f64)], text: Option<&mut Rng>) -> String {
         let mut s = String::with_capacity(24 + v.len() * 18);
         let _ = write!(s, "{{\"id\":\"{id}\",\"vector\":{{");
         for (i, &(t, w)) in v.iter().enumerate() {
@@ -305,8 +319,25 @@ impl Model {
             }
             let _ = write!(s, "\"{}\":{}", self.tokens[t as usize], w as f32);
         }
-        s.push_str("}}\n");
+        s.push('}');
+        if let Some(rng) = text {
+            let _ = write!(s, ",\"text\":\"{}\"", self.text(v, rng));
+        }
+        s.push_str("}\n");
         s
+    }
+
+    /// Token names repeated `1 + floor(w)` times, shuffled (Fisher-Yates).
+    fn text(&self, v: &[(u32, f64)], rng: &mut Rng) -> String {
+        let mut words: Vec<&str> = Vec::new();
+        for &(t, w) in v {
+            let name = self.tokens[t as usize].trim_start_matches("##");
+            words.extend(std::iter::repeat_n(name, 1 + w.floor() as usize));
+        }
+        for i in (1..words.len()).rev() {
+            words.swap(i, rng.below(i + 1));
+        }
+        words.join(" ")
     }
 }
 
@@ -331,7 +362,7 @@ fn main() {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "synth_vectors: {e}\nusage: synth_vectors --docs N --queries N --seed S --out DIR"
+                "synth_vectors: {e}\nusage: synth_vectors --docs N --queries N --seed S --out DIR [--text]"
             );
             std::process::exit(2);
         }
@@ -341,18 +372,14 @@ fn main() {
         write_file(&args.out.join("docs.jsonl"), args.docs, |i| {
             let mut rng = Rng::new(args.seed, i as u64);
             let nnz = (132.0 + 42.0 * rng.normal()).round().max(8.0) as usize;
-            model.line(
-                &format!("d{i}"),
-                &model.vector(&mut rng, nnz, (0.5, 1.0), DOC_WEIGHT_Q),
-            )
+            let v = model.vector(&mut rng, nnz, (0.5, 1.0), DOC_WEIGHT_Q);
+            model.line(&format!("d{i}"), &v, args.text.then_some(&mut rng))
         })?;
         write_file(&args.out.join("queries.jsonl"), args.queries, |i| {
             let mut rng = Rng::new(args.seed ^ 0x0051_5545_5259, i as u64);
             let nnz = (16.7 + 4.4 * rng.normal()).round().max(3.0) as usize;
-            model.line(
-                &format!("q{i}"),
-                &model.vector(&mut rng, nnz, (0.6, 2.5), QUERY_WEIGHT_Q),
-            )
+            let v = model.vector(&mut rng, nnz, (0.6, 2.5), QUERY_WEIGHT_Q);
+            model.line(&format!("q{i}"), &v, args.text.then_some(&mut rng))
         })
     }) {
         eprintln!("synth_vectors: {}: {e}", args.out.display());
