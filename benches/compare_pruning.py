@@ -10,8 +10,11 @@ written by `cargo bench --bench search -- --exact-out` (recall@k is measured
 against it). Latency is per query, single-threaded, measured around the
 Python call (so it includes the binding's overhead, a few microseconds).
 Memory is this process's peak RSS after building and searching (the Python
-interpreter and numpy included). BMP takes integer impacts: weights are
-quantized as round(100 * w) for documents and queries. With SPLADE_ORDER
+interpreter and numpy included). BMP takes integer impacts of 8 bits:
+document weights are scaled so that the largest one in the collection is
+255 and rounded (at least 1), and each query's weights so that its largest
+is 255 (one scale per query changes no ranking), so that BMP's exact mode
+is exact up to that rounding. With SPLADE_ORDER
 set, BMP gets the documents in that order (Seismic clusters each posting
 list itself and reads the file as it is).
 """
@@ -83,24 +86,32 @@ def dir_bytes(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
+def quantize_query(vec):
+    """A query's weights as integers, its largest 255."""
+    scale = 255.0 / max(vec.values(), default=1.0)
+    return {t: max(1, round(scale * w)) for t, w in vec.items()}
+
+
 def run_bmp(docs, queries, exact, work, settings):
     import bmp
 
     index = os.path.join(work, "bmp.index")
+    top = max(max(vec.values(), default=0.0) for _, vec in read_vectors(docs))
+    doc_scale = 255.0 / top
     start = time.perf_counter()
     indexer = bmp.Indexer(index, bsize=32, compress_range=False)
     postings = 0
     # Same document order as splade's index (SPLADE_ORDER: the ids of a
     # reordered index, from `--order-out`): BMP's blocks are ranges of it.
     for doc_id, vec in read_vectors(docs, os.environ.get("SPLADE_ORDER")):
-        v = {t: max(1, round(100 * w)) for t, w in vec.items()}
+        v = {t: max(1, round(doc_scale * w)) for t, w in vec.items()}
         postings += len(v)
         indexer.add_document(doc_id, v)
     indexer.finish()
     build_s = time.perf_counter() - start
     size = dir_bytes(index)
     searcher = bmp.Searcher(index)
-    qs = [(qid, {t: max(1, round(100 * w)) for t, w in vec.items()}) for qid, vec in read_vectors(queries)]
+    qs = [(qid, quantize_query(vec)) for qid, vec in read_vectors(queries)]
     k = max(len(v) for v in exact.values())
     for setting in settings:
         alpha, beta = (float(x) for x in setting.split(":"))

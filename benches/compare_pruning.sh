@@ -24,15 +24,16 @@ lock() { while [ -e /tmp/bench.lock ]; do sleep 20; done; echo "compare_pruning 
 unlock() { rm -f /tmp/bench.lock; }
 trap 'if grep -qs "compare_pruning $$" /tmp/bench.lock; then unlock; fi' EXIT
 
-cargo build --release --quiet --example synth_vectors
+target="${CARGO_TARGET_DIR:-target}"
+cargo build --release --quiet --bin splade --example synth_vectors
 cargo bench --quiet --bench search --no-run
-BENCH=$(ls -t target/release/deps/search-* | grep -v '\.d$' | head -1)
+BENCH=$(ls -t "$target"/release/deps/search-* | grep -v '\.d$' | head -1)
 if [ ! -x .venv-prune/bin/python ]; then
   python3 -m venv .venv-prune
   .venv-prune/bin/pip install --quiet bmp pyseismic-lsr numpy
 fi
 if [ ! -s "$WORK/docs.jsonl" ]; then
-  target/release/examples/synth_vectors --docs "$DOCS" --queries "$QUERIES" --seed 42 --out "$WORK"
+  "$target/release/examples/synth_vectors" --docs "$DOCS" --queries "$QUERIES" --seed 42 --out "$WORK"
 fi
 
 secs() { awk -F': ' '/Elapsed/ {n = split($2, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s}' "$1"; }
@@ -41,8 +42,8 @@ kb() { awk '/Maximum resident/ {print $NF}' "$1"; }
 echo "== splade index, then compact --reorder" >&2
 rm -rf "$WORK/idx"
 lock
-/usr/bin/time -v target/release/splade index -q --vectors "$WORK/docs.jsonl" --index "$WORK/idx" 2> "$WORK/index.time"
-/usr/bin/time -v target/release/splade compact -q --reorder --index "$WORK/idx" 2> "$WORK/reorder.time"
+/usr/bin/time -v "$target/release/splade" index -q --vectors "$WORK/docs.jsonl" --index "$WORK/idx" 2> "$WORK/index.time"
+/usr/bin/time -v "$target/release/splade" compact -q --reorder --index "$WORK/idx" 2> "$WORK/reorder.time"
 unlock
 build_s=$(echo "$(secs "$WORK/index.time") + $(secs "$WORK/reorder.time")" | bc -l)
 rss_mb=$(( $(kb "$WORK/index.time") > $(kb "$WORK/reorder.time") ? $(kb "$WORK/index.time") / 1024 : $(kb "$WORK/reorder.time") / 1024 ))
@@ -52,7 +53,7 @@ postings=$(grep -o '"postings": *[0-9]*' "$WORK/idx/meta.json" | head -1 | grep 
 echo "== splade search" >&2
 lock
 RAYON_NUM_THREADS=1 "$BENCH" --index "$WORK/idx" --queries "$WORK/queries.jsonl" \
-  --approx 0.95,0.9,0.8 --exact-out "$WORK/exact.tsv" --order-out "$WORK/order.txt" > "$WORK/splade.md"
+  --approx 0.95,0.9,0.8 --per-query "$WORK/per_query.tsv" --exact-out "$WORK/exact.tsv" --order-out "$WORK/order.txt" > "$WORK/splade.md"
 unlock
 
 echo "== BMP" >&2

@@ -3,19 +3,24 @@
 //! ```sh
 //! cargo bench --bench search -- --index IDX --queries QUERIES.jsonl \
 //!     [--approx 0.9,0.8] [--k 10] [--exact-out exact.tsv] [--order-out ids.txt]
-//!     [--repeat 1] [--hybrid]
+//!     [--repeat 1] [--hybrid] [--per-query times.tsv]
 //! ```
 //!
 //! `QUERIES.jsonl` holds query vectors as `splade encode` writes them. Each
-//! strategy runs every query once as warm-up, then `--repeat` timed passes;
-//! reported per strategy: mean, p50 and p99 latency and recall@k against
+//! strategy runs every query once as warm-up, then `--repeat` timed passes
+//! in which the strategies take turns on each query (so that a noisy
+//! machine's drift falls on all of them alike); reported per strategy: mean, p50 and p99 latency and recall@k against
 //! exhaustive scoring (a pruned exact search must show 1.0000, and the
 //! bench checks that its hits are bit-identical). `--exact-out` writes the
 //! exhaustive top k as `qid<TAB>docid<TAB>rank<TAB>score`, the reference
 //! for other engines (`benches/compare_pruning.py`); `--order-out` writes
 //! the document ids in ordinal order (after `compact --reorder`, the order
 //! the other engines are fed, so that all see the same clustering).
-//! Results go to stdout as Markdown rows.
+//! `--per-query` writes each query's terms, the postings of its terms and
+//! the range maxima pruning gathers for it (`Searcher::work`), then its
+//! mean time per mode (ms), for studying which queries pruning helps. Results go to
+//! stdout as Markdown rows; `default` is what `splade search` does
+//! (`Strategy::Auto`).
 //!
 //! `--hybrid` (an index with lexical postings, query lines with a `"text"`,
 //! as `examples/synth_vectors.rs --text` writes) adds the three search modes
@@ -41,6 +46,7 @@ struct Args {
     k: usize,
     exact_out: Option<PathBuf>,
     order_out: Option<PathBuf>,
+    per_query: Option<PathBuf>,
     repeat: usize,
     hybrid: bool,
 }
@@ -53,6 +59,7 @@ fn parse() -> Args {
         k: 10,
         exact_out: None,
         order_out: None,
+        per_query: None,
         repeat: 1,
         hybrid: false,
     };
@@ -70,6 +77,7 @@ fn parse() -> Args {
             "--k" => a.k = v().parse().expect("k"),
             "--exact-out" => a.exact_out = Some(v().into()),
             "--order-out" => a.order_out = Some(v().into()),
+            "--per-query" => a.per_query = Some(v().into()),
             "--repeat" => a.repeat = v().parse().expect("repeat"),
             _ => {} // `cargo bench` adds --bench
         }
@@ -180,6 +188,7 @@ fn main() {
     let mut modes = vec![
         ("exhaustive".to_string(), Strategy::Exhaustive, 1.0),
         ("pruned exact".to_string(), Strategy::Pruned, 1.0),
+        ("default".to_string(), Strategy::Auto, 1.0),
     ];
     for &a in &args.approx {
         modes.push((format!("pruned approx {a}"), Strategy::Pruned, a));
@@ -189,46 +198,65 @@ fn main() {
         args.k
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let mut exact: Vec<Vec<Hit>> = Vec::new();
-    for (name, strategy, approx) in modes {
-        let options = SearchOptions { strategy, approx };
-        let mut searcher = Searcher::new(&index, options);
-        let run = |s: &mut Searcher, q: &Query| s.search(q, args.k).expect("search");
-        if let Some(q) = queries.first().filter(|_| strategy == Strategy::Pruned) {
-            let t = Instant::now();
-            run(&mut searcher, &q.1);
+    // Every mode answers every query once (warm-up, and the results
+    // compared), then the timed passes run the modes in turn on each query,
+    // so that the machine's drift falls on all modes alike.
+    let mut searchers: Vec<Searcher> = modes
+        .iter()
+        .map(|&(_, strategy, approx)| Searcher::new(&index, SearchOptions { strategy, approx }))
+        .collect();
+    let mut results: Vec<Vec<Vec<Hit>>> = Vec::new();
+    for ((name, strategy, _), searcher) in modes.iter().zip(&mut searchers) {
+        let t = Instant::now();
+        let first = queries
+            .first()
+            .map(|q| searcher.search(&q.1, args.k).expect("search"));
+        if *strategy == Strategy::Pruned {
             eprintln!(
                 "{name}: first query (range maxima read or built) {:.1} ms",
                 t.elapsed().as_secs_f64() * 1e3
             );
         }
-        let results: Vec<Vec<Hit>> = queries.iter().map(|q| run(&mut searcher, &q.1)).collect();
-        let before = *searcher.stats();
-        let mut times = Vec::with_capacity(queries.len() * args.repeat);
-        for _ in 0..args.repeat {
-            for q in &queries {
+        let rest = queries
+            .iter()
+            .skip(1)
+            .map(|q| searcher.search(&q.1, args.k).expect("search"));
+        results.push(first.into_iter().chain(rest).collect());
+    }
+    let before: Vec<_> = searchers.iter().map(|s| *s.stats()).collect();
+    let mut times = vec![Vec::with_capacity(queries.len() * args.repeat); modes.len()];
+    for _ in 0..args.repeat {
+        for q in &queries {
+            for (m, searcher) in searchers.iter_mut().enumerate() {
                 let t = Instant::now();
-                std::hint::black_box(run(&mut searcher, &q.1));
-                times.push(t.elapsed().as_secs_f64() * 1e3);
+                std::hint::black_box(searcher.search(&q.1, args.k).expect("search"));
+                times[m].push(t.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let after = *searcher.stats();
-        if exact.is_empty() {
-            exact = results.clone();
+    }
+    let exact = results[0].clone();
+    let mut per_query: Vec<(String, Vec<f64>)> = Vec::new();
+    for (m, (name, _, approx)) in modes.iter().enumerate() {
+        let (before, after) = (before[m], *searchers[m].stats());
+        let mut each = vec![0.0; queries.len()];
+        for (i, t) in times[m].iter().enumerate() {
+            each[i % queries.len()] += t / args.repeat as f64;
         }
+        per_query.push((name.clone(), each));
         let (mut found, mut total) = (0usize, 0usize);
-        for (got, want) in results.iter().zip(&exact) {
+        for (got, want) in results[m].iter().zip(&exact) {
             found += got
                 .iter()
                 .filter(|h| want.iter().any(|w| w.doc == h.doc))
                 .count();
             total += want.len();
         }
-        if approx == 1.0 {
-            assert_eq!(results, exact, "{name} differs from exhaustive scoring");
+        if *approx == 1.0 {
+            assert_eq!(results[m], exact, "{name} differs from exhaustive scoring");
         }
-        let (mean, p50, p99) = summary(&mut times);
+        let (mean, p50, p99) = summary(&mut times[m]);
         let pruned = after.queries - before.queries;
+        let declined = after.declined - before.declined;
         let (scored, fallbacks) = if pruned > 0 {
             let fallbacks = after.fallbacks - before.fallbacks;
             (
@@ -237,8 +265,21 @@ fn main() {
                     (after.scored - before.scored) as f64 / pruned as f64,
                     (after.ranges - before.ranges) as f64 / pruned as f64
                 ),
-                format!("{:.1}%", 100.0 * fallbacks as f64 / pruned as f64),
+                format!(
+                    "{:.1}%{}",
+                    100.0 * fallbacks as f64 / pruned as f64,
+                    if declined > 0 {
+                        format!(
+                            " ({:.1}% scored exhaustively)",
+                            100.0 * declined as f64 / (declined + pruned) as f64
+                        )
+                    } else {
+                        String::new()
+                    }
+                ),
             )
+        } else if declined > 0 {
+            ("-".into(), "100% scored exhaustively".into())
         } else {
             ("-".into(), "-".into())
         };
@@ -250,6 +291,40 @@ fn main() {
     }
     if args.hybrid {
         hybrid_rows(&index, &lines, args.k, args.repeat);
+    }
+    let probe = Searcher::new(&index, SearchOptions::default());
+    let work: Vec<_> = queries
+        .iter()
+        .map(|(_, q)| probe.work(q).unwrap_or_default())
+        .collect();
+    let (postings, maxima) = work
+        .iter()
+        .fold((0, 0), |(p, m), w| (p + w.postings, m + w.maxima));
+    eprintln!(
+        "query terms: {:.0} postings and {:.0} range maxima per query, {:.2} postings per maximum",
+        postings as f64 / work.len().max(1) as f64,
+        maxima as f64 / work.len().max(1) as f64,
+        postings as f64 / maxima.max(1) as f64
+    );
+    if let Some(path) = &args.per_query {
+        let mut out = String::from("qid\tterms\tpostings\tmaxima");
+        for (name, _) in &per_query {
+            out.push_str(&format!("\t{name}"));
+        }
+        for (i, (qid, q)) in queries.iter().enumerate() {
+            let w = work[i];
+            out.push_str(&format!(
+                "\n{qid}\t{}\t{}\t{}",
+                q.len(),
+                w.postings,
+                w.maxima
+            ));
+            for (_, each) in &per_query {
+                out.push_str(&format!("\t{:.4}", each[i]));
+            }
+        }
+        out.push('\n');
+        std::fs::write(path, out).expect("write --per-query");
     }
     if let Some(path) = &args.exact_out {
         let mut out = String::new();

@@ -192,6 +192,7 @@ pub mod internal {
     pub use crate::index::{LOCK_FILE, Meta};
     pub use crate::io::vectors::{VectorReader, VectorRecord};
     pub use crate::io::{Document, FieldNames, InputFormat, RecordReader};
+    pub use crate::search::Work;
 
     pub use crate::index::CheckedPages;
 

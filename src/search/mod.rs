@@ -18,7 +18,11 @@
 //!   ranges still open.
 //!
 //! [`Strategy::Auto`] prunes approximate searches, and exact ones over
-//! indexes of [`AUTO_PRUNE_DOCS`] documents or more. Reordering the
+//! indexes of [`AUTO_PRUNE_DOCS`] documents or more whose cost model says
+//! pruning can pay: a query that could afford only a few ranges before the
+//! filtered pass costs as much as exhaustive scoring (many terms, short
+//! lists for its size) is scored exhaustively instead, which on real
+//! vectors is most long queries (README, "Search at scale"). Reordering the
 //! documents (`compact --reorder`) makes ranges topical and pruning faster
 //! still. Measured on 1M synthetic SPLADE-like documents (`benches/search.rs`,
 //! one thread): exhaustive 6.1-6.5 ms per query, pruned exact 2.4 ms in
@@ -47,7 +51,7 @@ pub mod fusion;
 mod pruned;
 
 pub use bm25::{Bm25Term, explain_bm25, search_bm25, search_bm25_batch};
-pub use pruned::PruneStats;
+pub use pruned::{PruneStats, Work};
 
 /// [`Strategy::Auto`] prunes exact searches from this many live documents
 /// on: below, exhaustive scoring takes well under a millisecond.
@@ -57,7 +61,8 @@ pub const AUTO_PRUNE_DOCS: u64 = crate::index::STORED_MIN_DOCS as u64;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Strategy {
     /// Pruned for approximate search, and for exact search over a large
-    /// index (see [`AUTO_PRUNE_DOCS`]) whose range maxima are on disk;
+    /// index (see [`AUTO_PRUNE_DOCS`]) whose range maxima are on disk,
+    /// unless the query's cost model says pruning would not pay;
     /// exhaustive otherwise.
     #[default]
     Auto,
@@ -276,8 +281,8 @@ impl<'a> Searcher<'a> {
             && let Some(hits) = pruned::search(
                 self.index,
                 query,
-                k,
-                self.options.approx,
+                (k, self.options.approx),
+                self.min_budget(),
                 &mut self.scratch,
                 &mut self.stats,
             )
@@ -294,9 +299,31 @@ impl<'a> Searcher<'a> {
         top_k(&self.scores, k)
     }
 
+    /// The smallest fallback budget a query needs to be pruned: only
+    /// [`Strategy::Auto`]'s exact searches decline queries that pruning
+    /// would not speed up.
+    fn min_budget(&self) -> usize {
+        let auto_exact = self.options.strategy == Strategy::Auto && self.options.approx >= 1.0;
+        if auto_exact {
+            pruned::AUTO_MIN_BUDGET
+        } else {
+            0
+        }
+    }
+
     /// Counters of the pruned searches run so far.
     pub fn stats(&self) -> &PruneStats {
         &self.stats
+    }
+
+    /// What an exact search of `query` reads exhaustively and what pruning
+    /// gathers first (for benchmarks and for studying [`Strategy::Auto`]);
+    /// `None` when range maxima are damaged. Builds the maxima of segments
+    /// without a `.bmx` if no pruned search has.
+    #[doc(hidden)]
+    pub fn work(&self, query: &Query) -> Option<Work> {
+        self.index.build_range_maxima();
+        pruned::work(self.index, &query.pairs())
     }
 }
 

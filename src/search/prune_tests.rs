@@ -381,3 +381,54 @@ fn pruned_searchers_build_range_maxima_before_the_first_query() {
         assert_eq!(hits, &search_with(&index, q, 5, &approx).unwrap());
     }
 }
+
+/// The fallback budget of `query`: how many ranges pruning may score
+/// before the filtered pass is cheaper.
+fn budget(index: &Index, query: &Query) -> usize {
+    let pairs = query.pairs();
+    let terms: Vec<_> = index
+        .segments
+        .iter()
+        .map(|seg| pruned::segment_terms(seg, &pairs).unwrap())
+        .collect();
+    pruned::fallback_budget(&terms, index.num_docs())
+}
+
+#[test]
+fn a_query_that_can_afford_few_ranges_is_declined_below_the_minimum_budget() {
+    let mut rng = Rng::new(11);
+    let docs: Vec<_> = (0..3000)
+        .map(|_| random_vector(&mut rng, 400, 30))
+        .collect();
+    let (_dir, index) = open_built(&docs, Quantization::U8);
+    index.build_range_maxima();
+    let few = Query::new(borrow(&random_vector(&mut rng, 400, 2)));
+    let many = Query::new(borrow(&random_vector(&mut rng, 400, 200)));
+    let (b_few, b_many) = (budget(&index, &few), budget(&index, &many));
+    assert!(b_few > b_many, "{b_few} {b_many}");
+    let min = b_many + 1;
+    let mut scratch = pruned::Scratch::default();
+    let mut stats = PruneStats::default();
+    let mut run = |q: &Query, min| {
+        pruned::search(&index, &q.pairs(), (10, 1.0), min, &mut scratch, &mut stats)
+    };
+    let pruned_few = run(&few, min).expect("a query within its budget is pruned");
+    assert!(
+        run(&many, min).is_none(),
+        "a query below the minimum is declined"
+    );
+    assert!(run(&many, 0).is_some(), "no minimum prunes every query");
+    assert_eq!((stats.queries, stats.declined), (2, 1));
+    let mut exhaustive = Searcher::new(&index, EXHAUSTIVE);
+    assert_eq!(pruned_few, exhaustive.search(&few, 10).unwrap());
+}
+
+#[test]
+fn only_exact_auto_searches_decline_queries() {
+    let (_dir, index) = open_built(&[vec![("a".into(), 1.0)]], Quantization::U8);
+    let with =
+        |strategy, approx| Searcher::new(&index, SearchOptions { strategy, approx }).min_budget();
+    assert_eq!(with(Strategy::Auto, 1.0), pruned::AUTO_MIN_BUDGET);
+    assert_eq!(with(Strategy::Auto, 0.9), 0);
+    assert_eq!(with(Strategy::Pruned, 1.0), 0);
+}

@@ -48,7 +48,7 @@ const RANGE_COST: usize = 192;
 /// (`filtered_pass`) is cheaper, estimated as every posting of the query's
 /// terms plus a pass over the accumulator. Queries whose bounds are flat
 /// (no topic stands out) reach it after their first round.
-fn fallback_budget(terms: &[Vec<Term>], docs: u32) -> usize {
+pub(super) fn fallback_budget(terms: &[Vec<Term>], docs: u32) -> usize {
     let postings: usize = terms.iter().flatten().map(|t| t.list.len()).sum();
     let per_range = RANGE_COST * terms.iter().map(Vec::len).max().unwrap_or(1).max(1);
     (postings + docs as usize / 4) / per_range
@@ -74,8 +74,27 @@ fn fall_back(open: usize, budget: usize) -> bool {
 /// Each band of candidate bounds reaches down to this fraction of the one
 /// above (the first: of the largest bound).
 const BAND: f32 = 0.6;
-/// Ranges selected per round before the first; doubled each round.
-const FIRST_CHUNK: usize = 64;
+/// Ranges selected per round before the first; doubled each round. Small,
+/// because a query whose bounds turn out flat falls back to the filtered
+/// pass after its first round, and on real vectors most do: on 100,000
+/// real splade-tiny passages (`benches/real_vectors.sh`, single thread,
+/// modes interleaved) 64 / 16 / 8 gave 4.11 / 3.35 / 3.34 ms mean for the
+/// shared queries (exhaustive 3.8-4.0) and 1.78 / 1.75 / 1.90 ms at 200,000
+/// synthetic documents (exhaustive 3.4-3.6).
+const FIRST_CHUNK: usize = 16;
+
+/// [`Strategy::Auto`](super::Strategy::Auto) scores an exact query
+/// exhaustively when its [`fallback_budget`] is below this many ranges:
+/// such a query can afford so few ranges that it nearly always ends in the
+/// filtered pass, having paid for its bounds and first rounds on top. On
+/// the measurements of [`FIRST_CHUNK`], a minimum of 0 / 48 / 56 / 64
+/// gave 3.35 / 3.63 / 3.74 / 3.82 ms mean (p99 19.1 / 15.9 / 15.6 / 15.6)
+/// for the shared queries, 10.50 / 9.58 / 9.43 / 9.42 ms (p99 23.5 / 19.3
+/// / 18.4 / 18.4) for passages used as long queries, against exhaustive
+/// 3.89 (p99 15.6) and 9.41 (p99 18.4); and 1.75 / 1.77 / 1.83 / 1.97 ms
+/// on the synthetic documents. The budget grows with the index (it counts
+/// postings), so larger indexes prune more of their queries.
+pub(super) const AUTO_MIN_BUDGET: usize = 56;
 
 /// Counters of pruned searches, for benchmarks and tuning.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -88,6 +107,9 @@ pub struct PruneStats {
     pub scored: u64,
     /// Queries finished by the filtered term-at-a-time pass.
     pub fallbacks: u64,
+    /// Exact queries that [`Strategy::Auto`](super::Strategy::Auto) scored
+    /// exhaustively instead (their budget was below [`AUTO_MIN_BUDGET`]).
+    pub declined: u64,
 }
 
 /// Buffers reused across queries.
@@ -103,7 +125,7 @@ pub(super) struct Scratch {
 }
 
 /// One query term in one segment.
-struct Term<'a> {
+pub(super) struct Term<'a> {
     list: PostingList<'a>,
     maxima: TermRanges<'a>,
     /// `quant.factor(query_weight)`: the same factor the exhaustive path
@@ -139,12 +161,14 @@ impl Term<'_> {
     }
 }
 
-/// The pruned top k, or `None` when the query needs exhaustive scoring.
+/// The pruned top k, or `None` when the query needs exhaustive scoring:
+/// negative weights, damaged range maxima, or a [`fallback_budget`] below
+/// `min_budget` ranges (0 prunes every query).
 pub(super) fn search(
     index: &Index,
     query: &[(&str, f32)],
-    k: usize,
-    approx: f32,
+    (k, approx): (usize, f32),
+    min_budget: usize,
     scratch: &mut Scratch,
     stats: &mut super::PruneStats,
 ) -> Option<Vec<Hit>> {
@@ -162,13 +186,23 @@ pub(super) fn search(
     // Rounding: a computed bound may fall short of a computed score by a
     // relative 2nu (n additions each way, u = 2^-24); the slack covers it.
     let slack = 1.0 + 2.0 * (live.len() as f32 + 2.0) * f32::EPSILON;
-    let (terms, offsets) = gather_bounds(index, &live, &mut scratch.bounds)?;
+    let terms = index
+        .segments
+        .iter()
+        .map(|seg| segment_terms(seg, &live))
+        .collect::<Option<Vec<_>>>()?;
+    let budget = fallback_budget(&terms, index.num_docs());
+    if budget < min_budget {
+        stats.declined += 1;
+        return None;
+    }
+    let offsets = gather_bounds(index, &terms, &mut scratch.bounds);
     stats.queries += 1;
     stats.ranges += scratch.bounds.iter().filter(|&&b| b > 0.0).count() as u64;
     scratch.acc.resize(RANGE, 0.0);
     let run = Run {
         index,
-        budget: fallback_budget(&terms, index.num_docs()),
+        budget,
         terms,
         offsets,
         scale: slack * approx.min(1.0),
@@ -180,30 +214,46 @@ pub(super) fn search(
     Some(run.bands(scratch, stats))
 }
 
-/// The query's terms in every segment, and in `bounds` the bound of every
-/// range, segment after segment; `offsets[s]` is where segment `s`'s
-/// ranges start (and a last entry, their end). `None` when a segment's
-/// range maxima are damaged.
-fn gather_bounds<'a>(
-    index: &'a Index,
-    query: &[(&str, f32)],
-    bounds: &mut Vec<f32>,
-) -> Option<(Vec<Vec<Term<'a>>>, Vec<usize>)> {
-    let mut terms = Vec::with_capacity(index.segments.len());
+/// What an exact search of a query reads each way: every posting of its
+/// terms (what exhaustive scoring decodes) and every range maximum of its
+/// terms (what pruning gathers into bounds before it scores a range).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Postings of the query's terms, over all segments.
+    pub postings: u64,
+    /// Range maxima of the query's terms, over all segments.
+    pub maxima: u64,
+}
+
+/// The [`Work`] of `query` over `index`; `None` when a segment's range
+/// maxima are damaged.
+pub(super) fn work(index: &Index, query: &[(&str, f32)]) -> Option<Work> {
+    let mut w = Work::default();
+    for seg in &index.segments {
+        for t in segment_terms(seg, query)? {
+            w.postings += t.list.len() as u64;
+            w.maxima += t.maxima.entries() as u64;
+        }
+    }
+    Some(w)
+}
+
+/// In `bounds`, the bound of every range from the query's `terms` of each
+/// segment, segment after segment; returns where each segment's ranges
+/// start (and a last entry, their end).
+fn gather_bounds(index: &Index, terms: &[Vec<Term>], bounds: &mut Vec<f32>) -> Vec<usize> {
     let mut offsets = Vec::with_capacity(index.segments.len() + 1);
     bounds.clear();
-    for seg in &index.segments {
+    for (seg, seg_terms) in index.segments.iter().zip(terms) {
         offsets.push(bounds.len());
         let start = bounds.len();
         bounds.resize(start + ranges(seg.docs), 0.0);
-        let seg_terms = segment_terms(seg, query)?;
-        for t in &seg_terms {
+        for t in seg_terms {
             t.maxima.add_to(t.factor, &mut bounds[start..]);
         }
-        terms.push(seg_terms);
     }
     offsets.push(bounds.len());
-    Some((terms, offsets))
+    offsets
 }
 
 /// A pruned search in progress.
@@ -426,7 +476,7 @@ fn filtered_pass(
 
 /// The lists of `query`'s terms in `seg`, in query order; `None` when the
 /// segment's range maxima are damaged (exhaustive scoring then answers).
-fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Option<Vec<Term<'a>>> {
+pub(super) fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Option<Vec<Term<'a>>> {
     let maxima = seg.range_max();
     let mut terms = Vec::with_capacity(query.len());
     for &(term, qw) in query {

@@ -177,6 +177,14 @@ enum Steps<'a> {
 }
 
 impl TermRanges<'_> {
+    /// The maxima [`add_to`](Self::add_to) reads: one per range for a
+    /// dense term, one per range holding the term for a sparse one.
+    pub(crate) fn entries(&self) -> usize {
+        match self.steps {
+            Steps::Dense(steps) | Steps::Sparse(_, steps) => steps.len(),
+        }
+    }
+
     /// Adds `factor * unit * step` to the bound of every range holding the
     /// term.
     pub(crate) fn add_to(&self, factor: f32, bounds: &mut [f32]) {
