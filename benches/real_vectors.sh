@@ -51,7 +51,6 @@ if [ ! -s "$SYN/docs.jsonl" ]; then
 fi
 "$target/release/examples/vector_stats" --max-docs "$DOCS" \
   real "$WORK/docs.jsonl" "$WORK/queries_short.jsonl" \
-  real-long "$WORK/docs.jsonl" "$WORK/queries_long.jsonl" \
   synthetic "$SYN/docs.jsonl" "$SYN/queries.jsonl" > "$WORK/stats.md"
 cat "$WORK/stats.md"
 

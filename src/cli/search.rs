@@ -40,7 +40,9 @@ use crate::profile;
 ///
 /// SPLADE search is exact: small indexes score every posting; from 50,000 documents
 /// on, block-max pruning skips the ranges of documents that cannot reach the
-/// top k, with the same results (faster still after `compact --reorder`).
+/// top k, with the same results (faster still after `compact --reorder`),
+/// for each query whose cost model says pruning pays (long queries with many
+/// terms are scored exhaustively).
 /// --exhaustive forces scoring every posting; --approx ALPHA trades recall
 /// for speed.
 #[derive(Debug, Args)]
