@@ -432,3 +432,12 @@ fn only_exact_auto_searches_decline_queries() {
     assert_eq!(with(Strategy::Auto, 0.9), 0);
     assert_eq!(with(Strategy::Pruned, 1.0), 0);
 }
+
+#[test]
+fn auto_declines_document_like_queries_whatever_their_budget() {
+    let cap = pruned::AUTO_MAX_TERMS;
+    assert!(!pruned::declines(1, cap, 10));
+    assert!(pruned::declines(1, cap + 1, 10));
+    assert!(pruned::declines(11, cap, 10));
+    assert!(!pruned::declines(0, cap + 1, 0));
+}
