@@ -136,27 +136,14 @@ pub fn idf(df: u64, docs: u64) -> f32 {
 /// An `avg_len` of 0 (no document has a term, so none can match) counts
 /// every document as of average length rather than dividing by zero.
 pub fn term_weight(tf: u32, doc_len: u32, idf: f32, avg_len: f64, params: Bm25Params) -> f32 {
-    weight_with_norm(tf, length_norm(doc_len, avg_len, params), idf)
-}
-
-/// The part of [`term_weight`] that depends on the document alone,
-/// `k1 · (1 − b + b · |d| / avgdl)`: computed once per document, it turns
-/// scoring a posting into one division (and the same bits).
-#[inline]
-pub fn length_norm(doc_len: u32, avg_len: f64, params: Bm25Params) -> f64 {
+    let tf = f64::from(tf);
     let rel_len = if avg_len > 0.0 {
         f64::from(doc_len) / avg_len
     } else {
         1.0
     };
-    params.k1 * ((1.0 - params.b) + params.b * rel_len)
-}
-
-/// [`term_weight`] from the document's [`length_norm`].
-#[inline]
-pub fn weight_with_norm(tf: u32, norm: f64, idf: f32) -> f32 {
-    let tf = f64::from(tf);
-    (f64::from(idf) * (tf / (norm + tf))) as f32
+    let tfc = tf / (params.k1 * ((1.0 - params.b) + params.b * rel_len) + tf);
+    (f64::from(idf) * tfc) as f32
 }
 
 /// One query term found in a document: its frequency there and its

@@ -20,7 +20,7 @@
 use rayon::prelude::*;
 
 use crate::index::{BLOCK, Index, IndexError};
-use crate::lexical::bm25::{idf, term_weight, weight_with_norm};
+use crate::lexical::bm25::{idf, term_weight};
 use crate::lexical::{Bm25Params, CollectionStats};
 use crate::search::Hit;
 
@@ -82,7 +82,6 @@ pub(crate) fn bm25_scores(
         let Some(slots) = scores.get_mut(base..base + seg.docs as usize) else {
             continue;
         };
-        let norms = lex.norms(avg_len, params);
         for (term, &idf) in terms.iter().zip(&idfs) {
             let Some(list) = lex.lookup(term).and_then(|info| lex.list(&info)) else {
                 continue;
@@ -93,10 +92,8 @@ pub(crate) fn bm25_scores(
                     break;
                 };
                 for (&d, &tf) in docs[..n].iter().zip(&tfs[..n]) {
-                    if let (Some(s), Some(&norm)) =
-                        (slots.get_mut(d as usize), norms.get(d as usize))
-                    {
-                        *s += weight_with_norm(tf, norm, idf);
+                    if let Some(s) = slots.get_mut(d as usize) {
+                        *s += term_weight(tf, lex.doc_len(d), idf, avg_len, params);
                     }
                 }
             }

@@ -153,11 +153,6 @@ impl DocLengths {
         &self.file
     }
 
-    /// The number of documents.
-    pub(crate) fn len(&self) -> u32 {
-        self.n
-    }
-
     /// The length of local ordinal `doc` (0 when out of range or damaged).
     #[inline]
     pub(crate) fn get(&self, doc: u32) -> u32 {

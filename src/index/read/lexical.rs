@@ -6,7 +6,6 @@
 //! the analyzed terms of a query. Scoring is `search::bm25`.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use crate::index::error::IndexError;
 use crate::index::format::block::PostingList;
@@ -17,7 +16,6 @@ use crate::index::format::lexical::{
 use crate::index::format::meta::{META_FILE, SegmentLexical, SegmentMeta};
 use crate::index::format::terms::{TermDict, TermInfo};
 use crate::index::read::index::Index;
-use crate::lexical::bm25::length_norm;
 use crate::lexical::{Analyzer, Bm25Params, CollectionStats};
 
 /// The lexical files of one open segment.
@@ -26,10 +24,6 @@ pub(crate) struct LexicalSegment {
     /// The stems, with each one's df in this segment.
     pub(crate) terms: TermDict,
     lengths: DocLengths,
-    /// Every document's BM25 length norm (`lexical::bm25::length_norm`),
-    /// made on the first BM25 search: the parameters and the mean length
-    /// are fixed while the index is open.
-    norms: OnceLock<Vec<f64>>,
 }
 
 impl LexicalSegment {
@@ -63,7 +57,6 @@ impl LexicalSegment {
             postings,
             terms,
             lengths,
-            norms: OnceLock::new(),
         })
     }
 
@@ -91,17 +84,6 @@ impl LexicalSegment {
     #[inline]
     pub(crate) fn doc_len(&self, doc: u32) -> u32 {
         self.lengths.get(doc)
-    }
-
-    /// The length norm of every document of the segment, by local
-    /// ordinal, for the index's mean length `avg_len` and `params` (the
-    /// same on every call: both are fixed while the index is open).
-    pub(crate) fn norms(&self, avg_len: f64, params: Bm25Params) -> &[f64] {
-        self.norms.get_or_init(|| {
-            (0..self.lengths.len())
-                .map(|d| length_norm(self.lengths.get(d), avg_len, params))
-                .collect()
-        })
     }
 
     /// The sum of the segment's document lengths.
