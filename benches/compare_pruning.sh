@@ -20,9 +20,9 @@ WORK=${WORK:-/tmp/splade-prune}/$DOCS
 SEISMIC_POSTINGS=${SEISMIC_POSTINGS:-1000}
 mkdir -p "$WORK"
 
-lock() { while [ -e /tmp/bench.lock ]; do sleep 20; done; echo "compare_pruning $$" > /tmp/bench.lock; }
-unlock() { rm -f /tmp/bench.lock; }
-trap 'if grep -qs "compare_pruning $$" /tmp/bench.lock; then unlock; fi' EXIT
+. benches/lib/lock.sh
+lock() { bench_lock compare_pruning; }
+unlock() { bench_unlock; }
 
 target="${CARGO_TARGET_DIR:-target}"
 cargo build --release --quiet --bin splade --example synth_vectors

@@ -20,9 +20,9 @@ WORK=${WORK:-/tmp/splade-hybrid-scale}/$DOCS
 mkdir -p "$WORK"
 target="${CARGO_TARGET_DIR:-target}"
 
-lock() { while [ -e /tmp/bench.lock ]; do sleep 20; done; echo "hybrid_scale $$" > /tmp/bench.lock; }
-unlock() { rm -f /tmp/bench.lock; }
-trap 'if grep -qs "hybrid_scale $$" /tmp/bench.lock; then unlock; fi' EXIT
+. benches/lib/lock.sh
+lock() { bench_lock hybrid_scale; }
+unlock() { bench_unlock; }
 
 cargo build --release --quiet --bin splade --example synth_vectors
 cargo bench --quiet --bench search --no-run

@@ -21,9 +21,9 @@ mkdir -p "$WORK"
 target="${CARGO_TARGET_DIR:-target}"
 bin="$target/release/splade"
 
-lock() { while [ -e /tmp/bench.lock ]; do sleep 20; done; echo "scale_build $$" > /tmp/bench.lock; }
-unlock() { rm -f /tmp/bench.lock; }
-trap 'if grep -qs "scale_build $$" /tmp/bench.lock; then unlock; fi' EXIT
+. benches/lib/lock.sh
+lock() { bench_lock scale_build; }
+unlock() { bench_unlock; }
 
 cargo build --release --quiet --bin splade --example synth_vectors
 cargo bench --quiet --bench search --no-run
