@@ -58,6 +58,7 @@ fn main() {
         .unwrap_or(32);
     let precision = match std::env::var("SPLADE_BENCH_PRECISION").as_deref() {
         Ok("bf16") => splade::Precision::Bf16,
+        Ok("int8") => splade::Precision::Int8,
         _ => splade::Precision::F32,
     };
     let max_length = std::env::var("SPLADE_BENCH_MAXLEN")
@@ -83,9 +84,11 @@ fn main() {
 
     let mut rates = Vec::new();
     let mut token_rates = Vec::new();
+    let mut nnz = 0.0;
     for run in 0..runs {
         let t = Instant::now();
-        let (_, stats) = encoder.encode_with_stats(&refs).unwrap();
+        let (vectors, stats) = encoder.encode_with_stats(&refs).unwrap();
+        nnz = vectors.iter().map(|v| v.nnz()).sum::<usize>() as f64 / vectors.len().max(1) as f64;
         let secs = t.elapsed().as_secs_f64();
         rates.push(refs.len() as f64 / secs);
         token_rates.push(stats.tokens as f64 / secs);
@@ -100,6 +103,16 @@ fn main() {
             "encode: median {:.1} docs/s, {:.0} tokens/s (batch {batch_size}, {runs} runs)",
             median(rates),
             median(token_rates)
+        );
+    }
+
+    let (screened, kept) = encoder.screen_counts();
+    if screened > 0 {
+        println!(
+            "int8 screen: {:.1} of {} vocabulary entries per text computed again in f32 \
+             ({nnz:.1} active)",
+            kept as f64 / screened as f64,
+            encoder.vocab().len()
         );
     }
 

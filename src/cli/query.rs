@@ -87,12 +87,16 @@ fn recorded_settings(info: &ModelInfo, args: &ModelArgs, dir: &Path) -> anyhow::
     }
     if let Some(p) = info.precision {
         let mode = match p {
-            Precision::F32 => PrecisionMode::F32,
+            Precision::F32 | Precision::Int8 => PrecisionMode::F32,
             Precision::Bf16 => PrecisionMode::Bf16,
         };
-        agree(&mut args.precision, mode, dir, |p| {
-            format!("--precision {}", flag_value(p))
-        })?;
+        // int8 makes the f32 vectors, so it agrees with an f32 index.
+        let int8_on_f32 = args.precision == Some(PrecisionMode::Int8) && mode == PrecisionMode::F32;
+        if !int8_on_f32 {
+            agree(&mut args.precision, mode, dir, |p| {
+                format!("--precision {}", flag_value(p))
+            })?;
+        }
     }
     let long_docs = |m| format!("--long-docs {}", flag_value(m));
     match info.long_docs {

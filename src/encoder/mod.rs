@@ -17,6 +17,7 @@ pub(crate) mod bf16;
 mod config;
 mod download;
 mod fingerprint;
+mod int8;
 mod kernel;
 pub(crate) mod long;
 mod pool;
@@ -427,7 +428,7 @@ impl Encoder {
             fingerprint: self.fingerprint()?.to_owned(),
             weights_file: self.identity.stamp(),
             max_length: u32::try_from(self.max_length).ok(),
-            precision: Some(self.precision),
+            precision: Some(self.precision.vectors()),
             long_docs: Some(self.long_docs),
         })
     }
@@ -462,6 +463,13 @@ impl Encoder {
     /// Arithmetic of the vocabulary projection.
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// With [`Precision::Int8`]: the texts screened since loading, and the
+    /// vocabulary entries the screen kept for f32 over all of them (every
+    /// other entry was proven zero). `(0, 0)` for the other precisions.
+    pub fn screen_counts(&self) -> (u64, u64) {
+        self.decoder.screen_counts()
     }
 }
 

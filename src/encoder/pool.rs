@@ -17,7 +17,9 @@
 use rayon::prelude::*;
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::int8;
 use super::kernel::{Kernel, LANES, PAIR, pack_pair};
 use super::weights::Matrix;
 use crate::sparse::SparseVector;
@@ -26,7 +28,8 @@ use crate::sparse::SparseVector;
 const CHUNK: usize = 1024;
 
 /// Arithmetic of the vocabulary projection (recorded in an index's
-/// `meta.json` as `"f32"` or `"bf16"`).
+/// `meta.json` as `"f32"` or `"bf16"`; int8 makes the f32 vectors and is
+/// recorded as `"f32"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -36,6 +39,10 @@ pub enum Precision {
     /// bf16 products with f32 sums (AVX512_BF16 CPUs): about twice as fast
     /// on the projection, vectors differ by ~1e-2 (README, "Encoding speed").
     Bf16,
+    /// An int8 screen with a proven error bound, then f32 for the entries
+    /// it cannot rule out (the `int8` module): the f32 vectors bit for bit,
+    /// on any CPU (fastest with AVX512_VNNI).
+    Int8,
 }
 
 impl Precision {
@@ -43,8 +50,16 @@ impl Precision {
     /// model loaded with it elsewhere is an error that says so).
     pub fn is_supported(self) -> bool {
         match self {
-            Precision::F32 => true,
+            Precision::F32 | Precision::Int8 => true,
             Precision::Bf16 => super::bf16::available(),
+        }
+    }
+
+    /// The precision whose vectors this one makes: int8's are f32's.
+    pub fn vectors(self) -> Precision {
+        match self {
+            Precision::Int8 => Precision::F32,
+            p => p,
         }
     }
 }
@@ -69,12 +84,19 @@ enum Packed {
     F32 { panels: Vec<f32> },
     /// `[panel][hidden / 2][LANES]` bf16 pairs.
     Bf16 { panels: Vec<u32> },
+    /// The int8 screen's panels (the f32 rows are read in place).
+    Int8 {
+        panels: int8::Panels,
+        kernel: int8::Kernel,
+    },
 }
 
 /// Token states in the packing the kernel reads.
 enum Rows<'a> {
     F32(&'a [f32]),
     Bf16(Vec<u32>),
+    /// The f32 states and their int8 copy for the screen.
+    Int8(&'a [f32], int8::Rows),
 }
 
 /// Tokens from which a call packs the decoder first ([`Decoder::prepare`]):
@@ -94,6 +116,15 @@ pub struct Decoder {
     kernel: Kernel,
     bias: Vec<f32>,
     hidden: usize,
+    screen: ScreenCounts,
+}
+
+/// What the int8 screen did since the decoder was made (see
+/// [`Decoder::screen_counts`]).
+#[derive(Default)]
+struct ScreenCounts {
+    texts: AtomicU64,
+    kept: AtomicU64,
 }
 
 impl Decoder {
@@ -122,8 +153,23 @@ impl Decoder {
                     super::bf16::pack_panels(decoder.weight.as_slice(), decoder.bias.len(), hidden);
                 let _ = decoder.packed.set(Packed::Bf16 { panels });
             }
+            Precision::Int8 => decoder.pack_int8(int8::Kernel::detect()),
         }
         Ok(decoder)
+    }
+
+    /// Quantizes the decoder for the int8 screen, to run on `kernel`.
+    fn pack_int8(&self, kernel: int8::Kernel) {
+        let panels = int8::Panels::pack(self.weight.as_slice(), self.vocab(), self.hidden);
+        let _ = self.packed.set(Packed::Int8 { panels, kernel });
+    }
+
+    /// An int8-screened decoder on a given integer kernel (tests).
+    #[cfg(test)]
+    pub fn with_int8(weight: &[f32], bias: Vec<f32>, hidden: usize, kernel: int8::Kernel) -> Self {
+        let decoder = Self::with_kernel(weight, bias, hidden, Kernel::detect());
+        decoder.pack_int8(kernel);
+        decoder
     }
 
     /// A decoder over a row-major `[vocab, hidden]` copy and its bias,
@@ -147,7 +193,18 @@ impl Decoder {
             kernel,
             bias,
             hidden,
+            screen: ScreenCounts::default(),
         }
+    }
+
+    /// Texts that went through the int8 screen, and the vocabulary entries
+    /// it kept for f32 over all of them (the rest were certainly zero).
+    pub fn screen_counts(&self) -> (u64, u64) {
+        let c = &self.screen;
+        (
+            c.texts.load(Ordering::Relaxed),
+            c.kept.load(Ordering::Relaxed),
+        )
     }
 
     /// Packs the matrix for the faster kernel when a call will encode at
@@ -216,6 +273,11 @@ impl Decoder {
         let starts: Vec<usize> = (0..padded).step_by(CHUNK).collect();
         let rows = match self.packed.get() {
             Some(Packed::Bf16 { .. }) => Rows::Bf16(super::bf16::pack_rows(hidden, self.hidden)),
+            Some(Packed::Int8 { .. }) => match int8::Rows::quantize(hidden, self.hidden) {
+                Some(q) => Rows::Int8(hidden, q),
+                // A non-finite state: the f32 path reports it.
+                None => Rows::F32(hidden),
+            },
             _ => Rows::F32(hidden),
         };
         // maxima[chunk][text * width + col]
@@ -223,6 +285,10 @@ impl Decoder {
             .par_iter()
             .map(|&start| self.chunk_max(&rows, spans, start, CHUNK.min(padded - start)))
             .collect();
+        if let Rows::Int8(..) = rows {
+            let texts = spans.iter().filter(|&&(_, count)| count > 0).count();
+            self.screen.texts.fetch_add(texts as u64, Ordering::Relaxed);
+        }
         (0..spans.len())
             .map(|text| self.activate(text, spans.len(), &starts, &maxima))
             .collect()
@@ -279,6 +345,10 @@ impl Decoder {
         start: usize,
         width: usize,
     ) -> Vec<f32> {
+        if let (Some(Packed::Int8 { panels, kernel }), Rows::Int8(x, q)) = (self.packed.get(), rows)
+        {
+            return self.chunk_screened(panels, *kernel, x, q, spans, start, width);
+        }
         let h = self.hidden;
         let mut out = vec![f32::NEG_INFINITY; spans.len() * width];
         let mut buffer = Vec::new();
@@ -287,7 +357,7 @@ impl Decoder {
             let panels: &[f32] = match self.packed.get() {
                 Some(Packed::F32 { panels }) => &panels[panel * h * LANES..(panel + 2) * h * LANES],
                 Some(Packed::Bf16 { .. }) => &[],
-                None => {
+                _ => {
                     buffer.resize(PAIR * h, 0.0);
                     pack_pair(self.rows_at(start + p * PAIR), h, &mut buffer);
                     &buffer
@@ -318,6 +388,65 @@ impl Decoder {
                         acc,
                     ),
                     _ => unreachable!("rows are packed like the decoder"),
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Self::chunk_max`] through the int8 screen: the f32 max of every
+    /// entry the screen cannot rule out, computed by the f32 kernel on the
+    /// same panels as the f32 path (so the same bits), and `-inf` for the
+    /// others, whose f32 logit is certainly not positive.
+    #[allow(clippy::too_many_arguments)]
+    fn chunk_screened(
+        &self,
+        panels: &int8::Panels,
+        kernel: int8::Kernel,
+        x: &[f32],
+        q: &int8::Rows,
+        spans: &[(usize, usize)],
+        start: usize,
+        width: usize,
+    ) -> Vec<f32> {
+        let (h, vocab) = (self.hidden, self.vocab());
+        let mut out = vec![f32::NEG_INFINITY; spans.len() * width];
+        let mut rows = vec![0f32; PAIR * h];
+        let mut buffer = vec![0f32; PAIR * h];
+        let mut kept = Vec::new();
+        for (text, &(first, count)) in spans.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let bound = q.bound(first, count);
+            kept.clear();
+            for group in (start..start + width).step_by(PAIR) {
+                let mut acc = [f32::NEG_INFINITY; PAIR];
+                int8::max_dots(kernel, q, first, count, panels, group, &mut acc);
+                for (j, &a) in acc.iter().enumerate() {
+                    let v = group + j;
+                    if v < vocab
+                        && bound.may_activate(panels, v, a * panels.scale[v], self.bias[v], h)
+                    {
+                        kept.push(v);
+                    }
+                }
+            }
+            let weight = self.weight.as_slice();
+            self.screen
+                .kept
+                .fetch_add(kept.len() as u64, Ordering::Relaxed);
+            for group in kept.chunks(PAIR) {
+                for (j, &v) in group.iter().enumerate() {
+                    rows[j * h..(j + 1) * h].copy_from_slice(&weight[v * h..(v + 1) * h]);
+                }
+                rows[group.len() * h..].fill(0.0);
+                pack_pair(&rows, h, &mut buffer);
+                let mut acc = [f32::NEG_INFINITY; PAIR];
+                let states = &x[first * h..(first + count) * h];
+                self.kernel.max_dots(states, count, h, &buffer, &mut acc);
+                for (&v, &m) in group.iter().zip(&acc) {
+                    out[text * width + v - start] = m;
                 }
             }
         }
@@ -391,12 +520,62 @@ mod tests {
             let packed = dec.pool(&states, &spans).unwrap();
             for (a, b) in in_place.iter().zip(&packed) {
                 assert!(a.nnz() > 0);
-                let bits = |v: &SparseVector| -> Vec<(u32, u32)> {
-                    v.iter().map(|(t, w)| (t, w.to_bits())).collect()
-                };
                 assert_eq!(bits(a), bits(b), "{kernel:?}");
             }
         }
+    }
+
+    /// Bits of each (term, weight).
+    fn bits(v: &SparseVector) -> Vec<(u32, u32)> {
+        v.iter().map(|(t, w)| (t, w.to_bits())).collect()
+    }
+
+    #[test]
+    fn the_int8_screen_pools_the_f32_vectors_bit_for_bit() {
+        // Biases spread so that a few percent of entries activate, as in a
+        // trained model, and states with an outlier component.
+        let (vocab, h) = (1300, 24);
+        let weight = pseudo_random(vocab * h, 21);
+        let bias: Vec<f32> = pseudo_random(vocab, 22).iter().map(|b| b - 2.0).collect();
+        let mut states = pseudo_random(60 * h, 23);
+        for t in 0..60 {
+            states[t * h + 3] *= 8.0;
+        }
+        let spans = [(0, 1), (1, 39), (7, 5), (0, 0), (40, 20)];
+        let f32_dec = Decoder::with_kernel(&weight, bias.clone(), h, Kernel::detect());
+        let want = f32_dec.pool(&states, &spans).unwrap();
+        assert!(
+            want[1].nnz() > 0 && want[1].nnz() < vocab / 2,
+            "{}",
+            want[1].nnz()
+        );
+        for kernel in int8::Kernel::available() {
+            let dec = Decoder::with_int8(&weight, bias.clone(), h, kernel);
+            let got = dec.pool(&states, &spans).unwrap();
+            for (a, b) in want.iter().zip(&got) {
+                assert_eq!(bits(a), bits(b), "{kernel:?}");
+            }
+            let (texts, kept) = dec.screen_counts();
+            assert_eq!(texts, 4, "the empty text is not screened");
+            let active: usize = want.iter().map(SparseVector::nnz).sum();
+            assert!(kept as usize >= active, "{kept} kept, {active} active");
+            assert!(
+                (kept as usize) < 4 * vocab * 3 / 4,
+                "the screen ruled out little: {kept}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_int8_screen_hands_non_finite_states_to_the_f32_path() {
+        let (vocab, h) = (40, 4);
+        let weight = pseudo_random(vocab * h, 4);
+        let mut states = vec![0.5f32; 2 * h];
+        states[5] = f32::INFINITY;
+        let dec = Decoder::with_int8(&weight, vec![0.0; vocab], h, int8::Kernel::detect());
+        let err = dec.pool(&states, &[(0, 2)]).unwrap_err();
+        assert!(err.value.is_nan() || err.value == f32::INFINITY, "{err}");
+        assert_eq!(dec.screen_counts(), (0, 0), "not screened");
     }
 
     #[test]
@@ -421,6 +600,10 @@ mod tests {
                 assert_eq!(err.value.is_nan(), nan, "{kernel:?}: {err}");
                 assert!(err.to_string().contains("overflow"), "{err}");
             }
+            // The screen keeps what it cannot bound: the same error.
+            let dec = Decoder::with_int8(&weight, biases.clone(), h, int8::Kernel::detect());
+            let err = dec.pool(&states, &[(0, 2)]).unwrap_err();
+            assert_eq!((err.term, err.value.is_nan()), (7, nan), "int8: {err}");
         }
     }
 

@@ -260,6 +260,68 @@ fn encoding_settings_are_recorded_and_contradicting_flags_refused() {
     );
 }
 
+#[test]
+fn int8_makes_the_f32_vectors_and_agrees_with_an_f32_index() {
+    let (tmp, model) = with_docs(DOCS);
+    let dir = tmp.path();
+    let enc = |precision: &str| {
+        ok(
+            dir,
+            &[
+                "encode",
+                "docs.jsonl",
+                "--model",
+                &model,
+                "--precision",
+                precision,
+            ],
+        )
+    };
+    let (f32_out, int8_out) = (enc("f32"), enc("int8"));
+    assert!(f32_out.lines().count() > 1);
+    assert_eq!(
+        f32_out, int8_out,
+        "int8 vectors are the f32 vectors, byte for byte"
+    );
+    ok(
+        dir,
+        &[
+            "index",
+            "docs.jsonl",
+            "--index",
+            "i8",
+            "--model",
+            &model,
+            "--precision",
+            "int8",
+        ],
+    );
+    assert_eq!(
+        recorded(dir, "i8")["precision"],
+        "f32",
+        "int8 records f32 vectors"
+    );
+    // Queries on it: either precision, and the same hits.
+    let search = |precision: &str| {
+        ok(
+            dir,
+            &[
+                "search",
+                "law",
+                "--index",
+                "i8",
+                "--mode",
+                "splade",
+                "--precision",
+                precision,
+            ],
+        )
+    };
+    let hits = search("int8");
+    assert!(!hits.is_empty());
+    assert_eq!(hits, search("f32"));
+}
+
 /// `{token: weight}` of each line of `splade encode` output, by id.
 fn encoded(out: &str) -> HashMap<String, HashMap<String, f64>> {
     jsonl(out)

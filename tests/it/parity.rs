@@ -164,3 +164,79 @@ fn bf16_vectors_stay_close_to_the_reference() {
     assert!(worst < 0.05, "bf16 vectors drift by {worst}");
     assert!(worst > 1e-4, "bf16 is really in use (differs from f32)");
 }
+
+/// `--precision int8` screens with int8 and computes what it keeps in f32:
+/// the vectors must be the f32 ones bit for bit, on the parity texts and
+/// on documents of every shared collection, and the screen must really
+/// rule entries out.
+#[test]
+#[cfg_attr(
+    not(all(splade_real_model, splade_shared)),
+    ignore = "needs the real model (SPLADE_TEST_MODEL or ../shared) and ../shared"
+)]
+fn int8_vectors_are_the_f32_vectors_bit_for_bit() {
+    let (texts, want) = reference();
+    let mut all = texts.clone();
+    for name in [
+        "cacm",
+        "cisi",
+        "cranfield",
+        "lisa",
+        "npl",
+        "trec-dl-2020-passage-pool",
+    ] {
+        let corpus = shared_file(&format!("data/{name}/corpus.jsonl"));
+        let text = std::fs::read_to_string(corpus).unwrap();
+        for line in text.lines().step_by(97).take(40) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let title = v["title"].as_str().unwrap_or("");
+            let body = v["text"].as_str().unwrap();
+            all.push(if title.is_empty() {
+                body.to_owned()
+            } else {
+                format!("{title} {body}")
+            });
+        }
+    }
+    let load = |precision| {
+        let options = EncoderOptions {
+            precision,
+            ..Default::default()
+        };
+        Encoder::load(&ModelSource::Local(real_model()), &options).unwrap()
+    };
+    let (exact, screened) = (load(splade::Precision::F32), load(splade::Precision::Int8));
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let (a, b) = (
+        exact.encode(&refs).unwrap(),
+        screened.encode(&refs).unwrap(),
+    );
+    let bits = |v: &splade::SparseVector| -> Vec<(u32, u32)> {
+        v.iter().map(|(t, w)| (t, w.to_bits())).collect()
+    };
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(
+            bits(x),
+            bits(y),
+            "text {i}: {:?}",
+            &all[i][..all[i].len().min(60)]
+        );
+    }
+    let (screened_texts, kept) = screened.screen_counts();
+    assert_eq!(
+        screened_texts as usize,
+        all.len(),
+        "every text went through the screen"
+    );
+    let per_text = kept as f64 / all.len() as f64;
+    let active = a.iter().map(|v| v.nnz()).sum::<usize>() as f64 / all.len() as f64;
+    eprintln!(
+        "int8: {} texts, {per_text:.0} entries kept per text, {active:.0} active",
+        all.len()
+    );
+    assert!(
+        per_text >= active && per_text < 3000.0,
+        "kept {per_text} per text"
+    );
+    check(&screened, &texts, &want);
+}
