@@ -81,7 +81,7 @@ impl Norm {
 
 fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
     Ok(match act {
-        Activation::Gelu => x.gelu_erf()?,
+        Activation::Gelu => super::gelu::gelu(x)?,
         Activation::GeluTanh => x.gelu()?,
         Activation::Relu => x.relu()?,
     })

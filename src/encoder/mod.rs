@@ -17,6 +17,7 @@ pub(crate) mod bf16;
 mod config;
 mod download;
 mod fingerprint;
+mod gelu;
 mod int8;
 mod kernel;
 pub(crate) mod long;
