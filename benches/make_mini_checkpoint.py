@@ -1,12 +1,18 @@
 """Write a random BERT-Mini-shaped masked-LM checkpoint (the shape of
 rasyosef/splade-mini: hidden 256, 4 layers, 4 heads, intermediate 1024) with
 splade-tiny's tokenizer, for speed measurements where the real weights are
-not available. Usage: python benches/make_mini_checkpoint.py TOKENIZER_DIR OUT_DIR
+not available. Usage: python benches/make_mini_checkpoint.py TOKENIZER_DIR OUT_DIR [DECODER_BIAS]
 
 With torch and transformers installed it saves `BertForMaskedLM` with its
 own initialisation (seed 0); without them it writes the same tensor names
 and shapes itself (normal weights, std 0.02, seed 0; LayerNorm 1 and 0,
-biases 0) in safetensors format. Speed does not depend on the values.
+biases 0) in safetensors format. Speed does not depend on the values, except
+where the int8 screen works (`--precision int8`): its f32 work grows with the
+entries it cannot rule out. Random weights activate about half the vocabulary
+per text (no trained SPLADE model does), so DECODER_BIAS, a constant for every
+vocabulary bias (default 0), lets a stand-in have a trained model's sparsity;
+`cargo bench --bench encode` prints the active terms per text to compare with
+splade-tiny's on the same texts.
 """
 import json
 import os
@@ -20,12 +26,15 @@ SHAPE = dict(vocab_size=30522, hidden_size=256, num_hidden_layers=4, num_attenti
              intermediate_size=1024, max_position_embeddings=512)
 
 
-def with_torch(out):
+def with_torch(out, bias):
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
     torch.manual_seed(0)
-    BertForMaskedLM(BertConfig(**SHAPE)).save_pretrained(out, safe_serialization=True)
+    model = BertForMaskedLM(BertConfig(**SHAPE))
+    with torch.no_grad():
+        model.cls.predictions.bias.fill_(bias)
+    model.save_pretrained(out, safe_serialization=True)
 
 
 def tensors():
@@ -51,7 +60,7 @@ def tensors():
     return t
 
 
-def without_torch(out):
+def without_torch(out, bias):
     rng = random.Random(0)
     header, blobs, offset = {}, [], 0
     for name, shape, kind in tensors():
@@ -61,7 +70,8 @@ def without_torch(out):
         if kind == "w":
             data = array("f", (rng.gauss(0.0, 0.02) for _ in range(n)))
         else:
-            data = array("f", [1.0 if kind == "1" else 0.0]) * n
+            fill = 1.0 if kind == "1" else bias if name == "cls.predictions.bias" else 0.0
+            data = array("f", [fill]) * n
         if sys.byteorder != "little":
             data.byteswap()
         blob = data.tobytes()
@@ -84,9 +94,10 @@ def without_torch(out):
 
 
 src, out = sys.argv[1], sys.argv[2]
+bias = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
 try:
-    with_torch(out)
+    with_torch(out, bias)
 except ImportError:
-    without_torch(out)
+    without_torch(out, bias)
 for f in ["tokenizer.json", "tokenizer_config.json"]:
     shutil.copy(f"{src}/{f}", f"{out}/{f}")
