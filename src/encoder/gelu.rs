@@ -96,11 +96,10 @@ fn gelu_one(x: f32) -> f32 {
     let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
     let half_erfc = 0.5 * poly * exp_neg(z * z);
     let phi = if x >= 0.0 { 1.0 - half_erfc } else { half_erfc };
-    // NaN stays NaN (`phi` is NaN too); infinities give x·{0, 1}.
-    if x.is_infinite() {
-        return if x > 0.0 { x } else { 0.0 };
-    }
-    x * phi
+    // Selects, not branches, so that the loop vectorizes. NaN stays NaN
+    // (`phi` is NaN too); -inf gives 0 rather than -inf · 0.
+    let y = x * phi;
+    if x == f32::NEG_INFINITY { 0.0 } else { y }
 }
 
 /// `e^(-y)` for `y >= 0` (clamped at `e^-87`, the smallest normal's
@@ -113,7 +112,8 @@ fn exp_neg(y: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
     let y = (-y).max(-87.0);
-    let k = (y * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = y * std::f32::consts::LOG2_E + ROUND;
+    let k = shifted - ROUND;
     let r = (y - k * LN2_HI) - k * LN2_LO;
     let mut p = 1.0 / 5040.0;
     for c in [
@@ -127,7 +127,10 @@ fn exp_neg(y: f32) -> f32 {
     ] {
         p = p * r + c;
     }
-    p * f32::from_bits(((k as i32 + 127) as u32) << 23)
+    // `shifted`'s low mantissa bits hold k itself (|k| <= 126): 2^k from
+    // integer operations only (a float-to-int cast would not vectorize).
+    let k_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    p * f32::from_bits(k_bits.wrapping_add(127) << 23)
 }
 
 #[cfg(test)]
