@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Index every shared collection with splade-tiny and evaluate it against the
-# reference metrics; prints a Markdown table (README "Retrieval quality").
+# reference metrics (SPLADE alone, `--mode splade`: the reference has no
+# hybrid; `benches/hybrid.sh` measures that); prints a Markdown table
+# (README "Retrieval quality").
 # Usage: benches/collections.sh [model-dir] [work-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ for c in trec-dl-2020-passage-pool cranfield cisi npl cacm lisa; do
   "$bin" index "$d/corpus.jsonl" --index "$work/$c" --model "$model" -q
   end=$(date +%s.%N)
   minrel=1
-  "$bin" eval --index "$work/$c" --queries "$d/queries.jsonl" --qrels "$d/qrels.tsv" --json -q > "$work/$c.json"
+  "$bin" eval --index "$work/$c" --queries "$d/queries.jsonl" --qrels "$d/qrels.tsv" --mode splade --json -q > "$work/$c.json"
   python3 - "$c" "$work/$c.json" "$work/$c" "$start" "$end" <<'PY'
 import json, sys, os
 c, res, idx, start, end = sys.argv[1:]
