@@ -37,6 +37,8 @@ fn main() {
     // Threads as the `splade` binary sets them up, to measure what it does.
     // SAFETY: nothing else runs yet, so no thread reads the environment.
     unsafe { splade::cli::configure_threads(None) };
+    // As `splade` itself does (src/cli/allocator.rs).
+    splade::cli::keep_freed_memory();
     let model = env_path("SPLADE_BENCH_MODEL", "../shared/models/splade-tiny");
     let docs = env_path("SPLADE_BENCH_DOCS", "../shared/data/speed/passages.jsonl");
     let queries = env_path("SPLADE_BENCH_QUERIES", "../shared/data/speed/queries.jsonl");

@@ -7,6 +7,7 @@ use splade::cli;
 
 fn main() -> ExitCode {
     cli::profile_mark("start");
+    cli::keep_freed_memory();
     let args = cli::Cli::parse();
     // SAFETY: nothing else runs yet, so no thread reads the environment.
     unsafe { cli::configure_threads(args.threads) };

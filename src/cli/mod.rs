@@ -6,6 +6,7 @@
 //! Exit codes: 0 success, 1 a negative answer (`verify` found damage),
 //! 2 an error. Data goes to stdout, progress and messages to stderr.
 
+mod allocator;
 mod common;
 mod compact;
 mod completions;
@@ -27,6 +28,7 @@ use clap::{Parser, Subcommand};
 
 use crate::profile;
 
+pub use allocator::keep_freed_memory;
 pub use common::{hint, is_broken_pipe};
 pub use profile::{mark as profile_mark, report as profile_report};
 pub use threads::configure_threads;

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 use safetensors::tensor::{Dtype, SafeTensors, TensorInfo};
 
 use crate::error::{Error, Result};
@@ -77,7 +77,13 @@ impl Checkpoint {
         // under new names); a program that rewrites it in place changes
         // the weights under us, which the fingerprint's stamp then catches
         // for the next process.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        //
+        // `populate`: every search reads the whole file anyway (the
+        // decoder is the vocabulary-sized bulk of it), and mapping all of
+        // its pages in one call costs less than faulting them in one at a
+        // time as the projection walks the rows.
+        let map =
+            unsafe { MmapOptions::new().populate().map(&file) }.map_err(|e| Error::io(path, e))?;
         let unreadable = |e: safetensors::SafeTensorError| {
             Error::model(path, format!("not a readable safetensors file: {e}"))
         };
