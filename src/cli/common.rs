@@ -17,11 +17,12 @@ pub enum PrecisionMode {
     /// f32: the reference's vectors (within 1e-5).
     F32,
     /// bf16 products in the vocabulary projection (AVX512_BF16 CPUs only):
-    /// faster, vectors differ by ~1e-2; see README for its measured effect.
+    /// vectors differ by ~1e-2; faster than f32 on some CPUs (AMD Zen 4),
+    /// slower on others (Intel with AVX512_VNNI); see README.
     Bf16,
     /// An int8 screen, then f32 for the entries it cannot rule out: the
-    /// f32 vectors bit for bit, faster on long runs (any CPU; fastest with
-    /// AVX512_VNNI).
+    /// f32 vectors bit for bit, faster for bulk encoding (any CPU; fastest
+    /// with AVX512_VNNI). The pick for `index` and `encode`.
     Int8,
 }
 
@@ -68,8 +69,9 @@ pub struct ModelArgs {
     pub window: Option<usize>,
 
     /// Arithmetic of the vocabulary projection: f32 (exact), int8 (the
-    /// same vectors through an int8 screen) or bf16 (opt-in, faster on
-    /// CPUs with AVX512_BF16) [default: f32; for queries: the index's]
+    /// same vectors through an int8 screen, faster in bulk) or bf16
+    /// (AVX512_BF16 CPUs, approximate) [default: f32; for queries: the
+    /// index's]
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionMode>,
 
