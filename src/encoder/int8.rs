@@ -39,6 +39,9 @@ pub enum Kernel {
     Avx512Bw,
     /// AVX2: the same on 256-bit registers.
     Avx2,
+    /// AVX-VNNI: `vpdpbusd` on 256-bit registers (CPUs with VNNI but
+    /// without AVX-512).
+    AvxVnni,
     /// Plain Rust, any CPU.
     Portable,
 }
@@ -56,6 +59,9 @@ impl Kernel {
         {
             if is_x86_feature_detected!("avx2") {
                 all.push(Kernel::Avx2);
+                if is_x86_feature_detected!("avxvnni") {
+                    all.push(Kernel::AvxVnni);
+                }
             }
             if std::env::var_os("SPLADE_NO_AVX512").is_none()
                 && is_x86_feature_detected!("avx512f")
@@ -264,6 +270,9 @@ pub fn max_dots(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Kernel::Avx2 => unsafe { x86::max_dots_avx2(x, s, h4, w, offset, acc) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Kernel::AvxVnni => unsafe { x86::max_dots_avx_vnni(x, s, h4, w, offset, acc) },
         _ => portable(x, s, h4, w, offset, acc),
     }
 }
@@ -383,65 +392,80 @@ mod x86 {
         _mm512_add_epi32(a, _mm512_madd_epi16(_mm512_maddubs_epi16(x, w), ones))
     });
 
-    /// AVX2: for each panel, blocks of 6 tokens x 16 rows (two registers).
-    ///
-    /// # Safety
-    /// The CPU must support avx2; sizes as for the AVX-512 kernels.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn max_dots_avx2(
-        x: &[u32],
-        s: &[f32],
-        h4: usize,
-        w: &[u32],
-        offset: &[i32; PAIR],
-        acc: &mut [f32; PAIR],
-    ) {
-        const T: usize = 6;
-        let count = s.len();
-        let ones = _mm256_set1_epi16(1);
-        for p in 0..2 {
-            let panel = unsafe { w.as_ptr().add(p * h4 * LANES) };
-            let out = unsafe { acc.as_mut_ptr().add(p * LANES) };
-            let off = unsafe {
-                [
-                    _mm256_loadu_si256(offset.as_ptr().add(p * LANES).cast()),
-                    _mm256_loadu_si256(offset.as_ptr().add(p * LANES + 8).cast()),
-                ]
-            };
-            let mut m = unsafe { [_mm256_loadu_ps(out), _mm256_loadu_ps(out.add(8))] };
-            let mut first = 0;
-            while first < count {
-                let idx: [usize; T] = std::array::from_fn(|i| (first + i).min(count - 1));
-                let r: [*const u32; T] =
-                    std::array::from_fn(|i| unsafe { x.as_ptr().add(idx[i] * h4) });
-                let mut a = [[_mm256_setzero_si256(); 2]; T];
-                for k in 0..h4 {
-                    // SAFETY: k < h4 keeps every offset in bounds.
-                    let w0 = unsafe { _mm256_loadu_si256(panel.add(k * LANES).cast()) };
-                    let w1 = unsafe { _mm256_loadu_si256(panel.add(k * LANES + 8).cast()) };
-                    for i in 0..T {
-                        let xv = _mm256_set1_epi32(unsafe { *r[i].add(k) } as i32);
-                        let d0 = _mm256_madd_epi16(_mm256_maddubs_epi16(xv, w0), ones);
-                        let d1 = _mm256_madd_epi16(_mm256_maddubs_epi16(xv, w1), ones);
-                        a[i][0] = _mm256_add_epi32(a[i][0], d0);
-                        a[i][1] = _mm256_add_epi32(a[i][1], d1);
+    /// 256-bit registers: for each panel, blocks of 6 tokens x 16 rows (two
+    /// registers). AVX-VNNI's `vpdpbusd` makes the same sums as AVX2's
+    /// `vpmaddubsw` + `vpmaddwd` + `vpaddd`, as on 512-bit registers.
+    macro_rules! kernel_256 {
+        ($name:ident, $features:literal, |$a:ident, $x:ident, $w:ident, $ones:ident| $step:expr) => {
+            /// # Safety
+            /// The CPU must support the target features; sizes as for the
+            /// AVX-512 kernels.
+            #[target_feature(enable = $features)]
+            pub unsafe fn $name(
+                x: &[u32],
+                s: &[f32],
+                h4: usize,
+                w: &[u32],
+                offset: &[i32; PAIR],
+                acc: &mut [f32; PAIR],
+            ) {
+                const T: usize = 6;
+                let count = s.len();
+                let $ones = _mm256_set1_epi16(1);
+                for p in 0..2 {
+                    let panel = unsafe { w.as_ptr().add(p * h4 * LANES) };
+                    let out = unsafe { acc.as_mut_ptr().add(p * LANES) };
+                    let off = unsafe {
+                        [
+                            _mm256_loadu_si256(offset.as_ptr().add(p * LANES).cast()),
+                            _mm256_loadu_si256(offset.as_ptr().add(p * LANES + 8).cast()),
+                        ]
+                    };
+                    let mut m = unsafe { [_mm256_loadu_ps(out), _mm256_loadu_ps(out.add(8))] };
+                    let mut first = 0;
+                    while first < count {
+                        let idx: [usize; T] = std::array::from_fn(|i| (first + i).min(count - 1));
+                        let r: [*const u32; T] =
+                            std::array::from_fn(|i| unsafe { x.as_ptr().add(idx[i] * h4) });
+                        let mut a = [[_mm256_setzero_si256(); 2]; T];
+                        for k in 0..h4 {
+                            // SAFETY: k < h4 keeps every offset in bounds.
+                            let w0 = unsafe { _mm256_loadu_si256(panel.add(k * LANES).cast()) };
+                            let w1 = unsafe { _mm256_loadu_si256(panel.add(k * LANES + 8).cast()) };
+                            for i in 0..T {
+                                let $x = _mm256_set1_epi32(unsafe { *r[i].add(k) } as i32);
+                                for (half, $w) in [(0, w0), (1, w1)] {
+                                    let $a = a[i][half];
+                                    a[i][half] = $step;
+                                }
+                            }
+                        }
+                        for (i, block) in a.into_iter().enumerate() {
+                            let st = _mm256_set1_ps(s[idx[i]]);
+                            for half in 0..2 {
+                                let d =
+                                    _mm256_cvtepi32_ps(_mm256_sub_epi32(block[half], off[half]));
+                                m[half] = _mm256_max_ps(m[half], _mm256_mul_ps(d, st));
+                            }
+                        }
+                        first += T;
+                    }
+                    unsafe {
+                        _mm256_storeu_ps(out, m[0]);
+                        _mm256_storeu_ps(out.add(8), m[1]);
                     }
                 }
-                for (i, block) in a.into_iter().enumerate() {
-                    let st = _mm256_set1_ps(s[idx[i]]);
-                    for half in 0..2 {
-                        let d = _mm256_cvtepi32_ps(_mm256_sub_epi32(block[half], off[half]));
-                        m[half] = _mm256_max_ps(m[half], _mm256_mul_ps(d, st));
-                    }
-                }
-                first += T;
             }
-            unsafe {
-                _mm256_storeu_ps(out, m[0]);
-                _mm256_storeu_ps(out.add(8), m[1]);
-            }
-        }
+        };
     }
+
+    kernel_256!(max_dots_avx2, "avx2", |a, x, w, ones| {
+        _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones))
+    });
+    kernel_256!(max_dots_avx_vnni, "avx2,avxvnni", |a, x, w, ones| {
+        let _ = ones;
+        _mm256_dpbusd_avx_epi32(a, x, w)
+    });
 }
 
 #[cfg(test)]
