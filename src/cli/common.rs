@@ -26,6 +26,26 @@ pub enum PrecisionMode {
     Int8,
 }
 
+impl PrecisionMode {
+    /// The library's precision this flag asks for.
+    pub fn precision(self) -> Precision {
+        match self {
+            PrecisionMode::F32 => Precision::F32,
+            PrecisionMode::Bf16 => Precision::Bf16,
+            PrecisionMode::Int8 => Precision::Int8,
+        }
+    }
+
+    /// The flag that asks for `precision`.
+    pub fn of(precision: Precision) -> Self {
+        match precision {
+            Precision::F32 => PrecisionMode::F32,
+            Precision::Bf16 => PrecisionMode::Bf16,
+            Precision::Int8 => PrecisionMode::Int8,
+        }
+    }
+}
+
 /// `--long-docs` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LongDocsMode {
@@ -126,11 +146,7 @@ pub fn load_encoder(
         max_length: args.max_length,
         batch_size: args.batch_size,
         long_docs,
-        precision: match args.precision.unwrap_or(PrecisionMode::F32) {
-            PrecisionMode::F32 => Precision::F32,
-            PrecisionMode::Bf16 => Precision::Bf16,
-            PrecisionMode::Int8 => Precision::Int8,
-        },
+        precision: args.precision.unwrap_or(PrecisionMode::F32).precision(),
         // The global pool `configure_threads` sized.
         threads: None,
     };

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-use splade::encoder::{Encoder, LongDocs, Precision};
+use splade::encoder::{Encoder, LongDocs};
 use splade::index::{Index, ModelInfo};
 use splade::io::{InputFormat, RecordReader};
 use splade::search::Hit;
@@ -86,17 +86,13 @@ fn recorded_settings(info: &ModelInfo, args: &ModelArgs, dir: &Path) -> anyhow::
         })?;
     }
     if let Some(p) = info.precision {
-        let mode = match p {
-            Precision::F32 | Precision::Int8 => PrecisionMode::F32,
-            Precision::Bf16 => PrecisionMode::Bf16,
-        };
-        // int8 makes the f32 vectors, so it agrees with an f32 index.
-        let int8_on_f32 = args.precision == Some(PrecisionMode::Int8) && mode == PrecisionMode::F32;
-        if !int8_on_f32 {
-            agree(&mut args.precision, mode, dir, |p| {
-                format!("--precision {}", flag_value(p))
-            })?;
-        }
+        // An index records the precision of its vectors (int8 records
+        // f32), so a flag agrees when it makes those vectors.
+        let mut makes = args.precision.map(|m| m.precision().vectors());
+        agree(&mut makes, p.vectors(), dir, |p| {
+            format!("--precision {}", flag_value(PrecisionMode::of(p)))
+        })?;
+        args.precision.get_or_insert(PrecisionMode::of(p));
     }
     let long_docs = |m| format!("--long-docs {}", flag_value(m));
     match info.long_docs {

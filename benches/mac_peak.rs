@@ -9,7 +9,7 @@
 //! AVX512BW screen), and `vpdpbusd` (64 per instruction, AVX512_VNNI, where
 //! present). Single thread; multiply by the cores for the machine.
 //!
-//! `cargo run --release --example mac_peak`
+//! `cargo bench --bench mac_peak`
 
 use std::time::Instant;
 
