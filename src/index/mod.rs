@@ -54,6 +54,7 @@ pub use write::lock::{LOCK_FILE, LockWait};
 pub use write::writer::{AppendOptions, IndexWriter, WriterOptions};
 
 pub(crate) use format::block::{BLOCK, PostingList};
+pub(crate) use format::forward::{Forward, RangeGroups};
 pub(crate) use format::quant::Quantizer;
 #[cfg(test)]
 pub(crate) use format::range_max::ALWAYS_STORE;

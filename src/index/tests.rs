@@ -144,7 +144,7 @@ fn flipped_byte_fails_verify_naming_the_file() {
     crate::index::ALWAYS_STORE.with(|c| c.set(true));
     small_index(dir.path());
     let intact = lookups(&Index::open(dir.path()).unwrap());
-    for ext in ["pst", "ter", "doc", "sto", "bmx"] {
+    for ext in ["pst", "ter", "doc", "sto", "bmx", "fwd"] {
         let name = format!("seg-000001.{ext}");
         let path = dir.path().join(&name);
         let orig = fs::read(&path).unwrap();
@@ -178,7 +178,7 @@ fn truncated_file_fails_open_without_panic() {
     let dir = tempfile::tempdir().unwrap();
     crate::index::ALWAYS_STORE.with(|c| c.set(true));
     small_index(dir.path());
-    for ext in ["pst", "ter", "doc", "sto", "bmx"] {
+    for ext in ["pst", "ter", "doc", "sto", "bmx", "fwd"] {
         let path = dir.path().join(format!("seg-000001.{ext}"));
         let orig = fs::read(&path).unwrap();
         for cut in [0, 5, 20, orig.len() / 2, orig.len() - 1] {
@@ -426,7 +426,7 @@ fn open_checks_a_page_per_file_at_any_size() {
         build(dir.path(), &docs, options);
         let index = Index::open(dir.path()).unwrap();
         let files = index.checked_pages();
-        assert_eq!(files.len(), 5, "{files:?}");
+        assert_eq!(files.len(), 6, "{files:?}");
         for f in &files {
             assert!(f.pages > 4, "{f:?}");
             // The header's page; the last too where a trailer is (.bmx).
@@ -434,7 +434,7 @@ fn open_checks_a_page_per_file_at_any_size() {
             assert_eq!(f.checked.len(), at_open, "{f:?}");
         }
         let opened = index.checked_bytes();
-        assert!(opened <= 6 * format::pages::PAGE_SIZE as u64, "{opened}");
+        assert!(opened <= 7 * format::pages::PAGE_SIZE as u64, "{opened}");
         let q = crate::search::Query::new([(super::testutil::token(7), 1.0)]);
         let hits = crate::search::search(&index, &q, 10).unwrap();
         let ids: Vec<&str> = hits.iter().map(|h| index.doc_id(h.doc).unwrap()).collect();

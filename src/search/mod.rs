@@ -104,7 +104,7 @@ impl SearchOptions {
                     .meta()
                     .segments
                     .iter()
-                    .filter(|s| s.file("bmx").is_some())
+                    .filter(|s| s.file("bmx").is_some() && s.file("fwd").is_some())
                     .map(|s| s.docs)
                     .sum();
                 auto_prunes(self.approx, index.live_docs(), index.num_docs(), stored)
@@ -277,6 +277,7 @@ impl<'a> Searcher<'a> {
     }
 
     fn search_terms(&mut self, query: &[(&str, f32)], k: usize) -> Vec<Hit> {
+        let query = &in_dictionary_order(query);
         if self.prunes
             && let Some(hits) = pruned::search(
                 self.index,
@@ -327,9 +328,23 @@ impl<'a> Searcher<'a> {
     }
 }
 
+/// The query's terms sorted by token bytes, the order of every segment's
+/// dictionary (equal tokens keep their order). Every scoring path adds a
+/// document's contributions in this order, exhaustive scoring term after
+/// term and pruned scoring over each document's forward postings
+/// (`index/format/forward.rs`, dictionary order too), so that their `f32`
+/// sums are the same bit for bit.
+fn in_dictionary_order<'q>(query: &[(&'q str, f32)]) -> Vec<(&'q str, f32)> {
+    let mut sorted = query.to_vec();
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    sorted
+}
+
 /// Adds every query term's contributions into `scores` (one slot per
-/// global ordinal), then zeroes deleted documents so that they are never
-/// hits. Damaged blocks contribute nothing, and the search reports them.
+/// global ordinal), in the order given (dictionary order, see
+/// [`in_dictionary_order`]), then zeroes deleted documents so that they
+/// are never hits. Damaged blocks contribute nothing, and the search
+/// reports them.
 fn accumulate(index: &Index, query: &[(&str, f32)], scores: &mut [f32]) {
     for seg in &index.segments {
         let base = seg.base as usize;

@@ -391,7 +391,7 @@ fn budget(index: &Index, query: &Query) -> usize {
         .iter()
         .map(|seg| pruned::segment_terms(seg, &pairs).unwrap())
         .collect();
-    pruned::fallback_budget(&terms, index.num_docs())
+    pruned::fallback_budget(index, &terms)
 }
 
 #[test]

@@ -32,26 +32,30 @@
 //! exhaustive scoring (`search` returns `None`).
 
 use super::{Hit, TopK, add_list};
-use crate::index::{BLOCK, Index, RANGE_SHIFT, TermRanges, ranges};
+use crate::index::{Forward, Index, RANGE_SHIFT, TermRanges, ranges};
 use crate::index::{PostingList, Quantizer, Segment};
 
 const RANGE: usize = 1 << RANGE_SHIFT;
-/// Scoring one range costs about this many postings of a term-at-a-time
-/// pass, per query term (a directory search and a block decode). Tuned on
-/// the synthetic collections of `benches/compare_pruning.sh`: at 1M
-/// documents, 48 / 96 / 192 / 384 gave 1.79 / 1.74 / 1.67 / 1.81 ms mean
-/// per query (the filtered pass is cheaper than its estimate, which
-/// counts every posting).
-const RANGE_COST: usize = 192;
+/// Scoring one range from its forward postings costs about this many
+/// postings of a term-at-a-time pass per group (term) of the range: a
+/// bit test per group and the query's own postings, against a decode and
+/// an accumulator update per posting. Measured on 200,000 real passages
+/// (`benches/real_vectors.sh`): a range of 773 groups took 2.5 us hot and
+/// 3.9 us as the search meets it, a posting of exhaustive scoring 3.2 ns.
+const GROUP_COST: f32 = 1.3;
 
 /// How many ranges pruned scoring may score before the filtered pass
 /// (`filtered_pass`) is cheaper, estimated as every posting of the query's
-/// terms plus a pass over the accumulator. Queries whose bounds are flat
-/// (no topic stands out) reach it after their first round.
-pub(super) fn fallback_budget(terms: &[Vec<Term>], docs: u32) -> usize {
+/// terms plus a pass over the accumulator, over the cost of a range of the
+/// index's average size. Queries whose bounds are flat (no topic stands
+/// out) reach it after their first round.
+pub(super) fn fallback_budget(index: &Index, terms: &[Vec<Term>]) -> usize {
     let postings: usize = terms.iter().flatten().map(|t| t.list.len()).sum();
-    let per_range = RANGE_COST * terms.iter().map(Vec::len).max().unwrap_or(1).max(1);
-    (postings + docs as usize / 4) / per_range
+    let (groups, n_ranges) = index.segments.iter().fold((0usize, 0usize), |(g, r), seg| {
+        (g + seg.forward().groups(), r + ranges(seg.docs))
+    });
+    let per_range = (groups as f32 / n_ranges.max(1) as f32).max(1.0) * GROUP_COST;
+    ((postings + index.num_docs() as usize / 4) as f32 / per_range) as usize
 }
 
 #[cfg(test)]
@@ -139,43 +143,53 @@ pub(super) struct Scratch {
     open: Vec<u32>,
     /// One score slot per document, for the filtered pass.
     scores: Vec<f32>,
+    /// Per segment, the query's factor of every dictionary entry (0 for
+    /// terms not in the query): what scoring a range from its forward
+    /// postings looks its terms up in. Reset after each query.
+    factors: Vec<QueryTable>,
+}
+
+/// A query's terms in one segment as range scoring looks them up: a bit
+/// per dictionary entry (8 KiB for a 65,536-entry dictionary: it stays in
+/// the L1 cache, which a table of factors would not) and, for the set
+/// bits, the factor.
+#[derive(Default)]
+pub(super) struct QueryTable {
+    bits: Vec<u64>,
+    factors: Vec<f32>,
+}
+
+impl QueryTable {
+    /// Sizes the table for a dictionary of `terms` entries (at least the
+    /// 65,536 that 2-byte term numbers address, so that their lookups
+    /// need no bounds check).
+    fn reserve(&mut self, terms: usize) {
+        let terms = terms.max(1 << 16);
+        self.bits.resize(terms.div_ceil(64), 0);
+        self.factors.resize(terms, 0.0);
+    }
+
+    fn set(&mut self, at: usize, factor: f32) {
+        self.bits[at >> 6] |= 1 << (at & 63);
+        self.factors[at] = factor;
+    }
+
+    fn clear(&mut self, at: usize) {
+        self.bits[at >> 6] = 0;
+        self.factors[at] = 0.0;
+    }
 }
 
 /// One query term in one segment.
 pub(super) struct Term<'a> {
     list: PostingList<'a>,
     maxima: TermRanges<'a>,
+    /// Its dictionary entry in the segment.
+    at: usize,
     /// `quant.factor(query_weight)`: the same factor the exhaustive path
     /// multiplies by.
     factor: f32,
     quant: Quantizer,
-    /// The block decoded last, to reuse when consecutive ranges share it.
-    cached: usize,
-    n: usize,
-    docs: Box<[u32; BLOCK]>,
-    codes: Box<[u32; BLOCK]>,
-}
-
-impl Term<'_> {
-    #[inline]
-    fn contribution(&self, code: u32) -> f32 {
-        self.factor * self.quant.unscaled(code)
-    }
-
-    /// Decodes block `b` into the cache unless it is there; `false` if the
-    /// block is malformed.
-    fn load(&mut self, b: usize) -> bool {
-        if self.cached != b {
-            match self.list.decode_block(b, &mut self.docs, &mut self.codes) {
-                Some(n) => {
-                    self.n = n;
-                    self.cached = b;
-                }
-                None => return false,
-            }
-        }
-        true
-    }
 }
 
 /// The pruned top k, or `None` when the query needs exhaustive scoring:
@@ -200,6 +214,16 @@ pub(super) fn search(
         .copied()
         .filter(|&(_, w)| w != 0.0 && w.is_finite())
         .collect();
+    // A range's forward postings hold a term once: a token given twice
+    // adds twice in exhaustive scoring, which answers such a query.
+    if live.windows(2).any(|w| w[0].0 == w[1].0) {
+        return None;
+    }
+    // A document-like query is declined before its terms are looked up.
+    if declines(min_budget, live.len(), usize::MAX) {
+        stats.declined += 1;
+        return None;
+    }
     // Rounding: a computed bound may fall short of a computed score by a
     // relative 2nu (n additions each way, u = 2^-24); the slack covers it.
     let slack = 1.0 + 2.0 * (live.len() as f32 + 2.0) * f32::EPSILON;
@@ -208,12 +232,13 @@ pub(super) fn search(
         .iter()
         .map(|seg| segment_terms(seg, &live))
         .collect::<Option<Vec<_>>>()?;
-    let budget = fallback_budget(&terms, index.num_docs());
+    let budget = fallback_budget(index, &terms);
     if declines(min_budget, live.len(), budget) {
         stats.declined += 1;
         return None;
     }
     let offsets = gather_bounds(index, &terms, &mut scratch.bounds);
+    let set = set_factors(index, &terms, &mut scratch.factors);
     stats.queries += 1;
     stats.ranges += scratch.bounds.iter().filter(|&&b| b > 0.0).count() as u64;
     scratch.acc.resize(RANGE, 0.0);
@@ -228,7 +253,30 @@ pub(super) fn search(
         scored: 0,
         counted: false,
     };
-    Some(run.bands(scratch, stats))
+    let hits = run.bands(scratch, stats);
+    for (s, at) in set {
+        scratch.factors[s].clear(at);
+    }
+    Some(hits)
+}
+
+/// Writes each segment's query factors into its dense table of
+/// `factors`; returns the entries set, to reset after the query.
+fn set_factors(
+    index: &Index,
+    terms: &[Vec<Term>],
+    tables: &mut Vec<QueryTable>,
+) -> Vec<(usize, usize)> {
+    tables.resize_with(index.segments.len(), QueryTable::default);
+    let mut set = Vec::new();
+    for (s, (seg, seg_terms)) in index.segments.iter().zip(terms).enumerate() {
+        tables[s].reserve(seg.terms.len());
+        for t in seg_terms.iter().filter(|t| t.factor != 0.0) {
+            tables[s].set(t.at, t.factor);
+            set.push((s, t.at));
+        }
+    }
+    set
 }
 
 /// What an exact search of a query reads each way: every posting of its
@@ -375,7 +423,10 @@ impl Run<'_> {
                 if self.top.threshold().is_some_and(|t| v < t) {
                     return Band::Stop;
                 }
-                self.score(g, &mut scratch.acc);
+                if let Some(&(_, next)) = scratch.cands[..end].get(i + 1) {
+                    self.prefetch(next);
+                }
+                self.score(g, &mut scratch.acc, &scratch.factors);
                 stats.scored += 1;
                 self.scored += 1;
             }
@@ -385,12 +436,21 @@ impl Run<'_> {
         Band::Done
     }
 
+    /// Starts loading range `g`'s forward postings (see
+    /// [`Forward::prefetch`]).
+    fn prefetch(&self, g: u32) {
+        let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
+        let r = g as usize - self.offsets[s];
+        self.index.segments[s].forward().prefetch(r);
+    }
+
     /// Scores range `g` (numbered over all segments).
-    fn score(&mut self, g: u32, acc: &mut [f32]) {
+    fn score(&mut self, g: u32, acc: &mut [f32], factors: &[QueryTable]) {
         let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
         let seg = &self.index.segments[s];
         let r = g - self.offsets[s] as u32;
-        score_range(&mut self.terms[s], seg, r, acc, self.index, &mut self.top);
+        let at = (seg, r, self.index);
+        score_range(seg.forward(), &factors[s], at, acc, &mut self.top);
     }
 }
 
@@ -507,55 +567,123 @@ pub(super) fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Opti
         terms.push(Term {
             list,
             maxima: maxima.term(at)?,
+            at,
             factor: seg.quant.factor(qw),
             quant: seg.quant,
-            cached: usize::MAX,
-            n: 0,
-            docs: Box::new([0; BLOCK]),
-            codes: Box::new([0; BLOCK]),
         });
     }
     Some(terms)
 }
 
-/// Scores range `r` of `seg` exactly and offers its documents to `top`.
+/// Postings per document mask: `mask.count_ones()` without relying on a
+/// `popcnt` instruction the portable build may not have.
+const POPULATION: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).count_ones() as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Walks a range's groups and calls `add(first posting, mask, factor,
+/// acc)` for each group whose term is the query's. Most groups are not:
+/// the loop is a bit test in `table` per group, and where each match's
+/// postings start is counted from the masks only when a match needs it,
+/// eight masks at a time.
+#[inline(always)]
+fn for_matches(
+    g: &crate::index::RangeGroups,
+    table: &QueryTable,
+    acc: &mut [f32],
+    mut add: impl FnMut(usize, u8, f32, &mut [f32]),
+) {
+    let masks = g.masks;
+    // Postings before group `at`.
+    let (mut p, mut at) = (0usize, 0usize);
+    let mut matched = |i: usize, t: usize, acc: &mut [f32]| {
+        while at + 8 <= i {
+            let word = u64::from_le_bytes(masks[at..at + 8].try_into().unwrap_or([0; 8]));
+            p += word.count_ones() as usize;
+            at += 8;
+        }
+        while at < i {
+            p += POPULATION[masks[at] as usize] as usize;
+            at += 1;
+        }
+        add(p, masks[i], table.factors[t], acc);
+    };
+    if g.term_width == 2 {
+        let Some(bits) = table
+            .bits
+            .get(..1024)
+            .and_then(|b| <&[u64; 1024]>::try_from(b).ok())
+        else {
+            return;
+        };
+        for (i, t) in g.terms.chunks_exact(2).enumerate() {
+            let t = u16::from_le_bytes([t[0], t[1]]) as usize;
+            if bits[t >> 6] >> (t & 63) & 1 != 0 {
+                matched(i, t, acc);
+            }
+        }
+    } else {
+        for (i, t) in g.terms.chunks_exact(4).enumerate() {
+            let t = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize;
+            if table
+                .bits
+                .get(t >> 6)
+                .is_some_and(|w| w >> (t & 63) & 1 != 0)
+            {
+                matched(i, t, acc);
+            }
+        }
+    }
+}
+
+/// Adds `f * weight` of the group's postings (from posting `p` of the
+/// range on, one per bit of `mask`) to their documents' slots.
+#[inline]
+fn add_group(
+    g: &crate::index::RangeGroups,
+    quant: Quantizer,
+    (mut p, mask, f): (usize, u8, f32),
+    acc: &mut [f32],
+) {
+    let mut bits = mask;
+    while bits != 0 {
+        let j = bits.trailing_zeros() as usize;
+        let Some(code) = g.code(p) else { return };
+        if let Some(a) = acc.get_mut(j) {
+            *a += f * quant.unscaled(code);
+        }
+        p += 1;
+        bits &= bits - 1;
+    }
+}
+
+/// Scores range `r` of `seg` exactly from its forward postings and
+/// offers its documents to `top`: each group (a term of the range, with
+/// the documents holding it) whose term has a factor in the query adds
+/// `factor * weight` to those documents, groups in dictionary order, so
+/// each document's sum is exhaustive scoring's, operation for operation.
+/// A damaged range adds nothing (the search reports the damage).
 #[inline(never)]
 fn score_range(
-    terms: &mut [Term],
-    seg: &Segment,
-    r: u32,
+    forward: &Forward,
+    table: &QueryTable,
+    (seg, r, index): (&Segment, u32, &Index),
     acc: &mut [f32],
-    index: &Index,
     top: &mut TopK,
 ) {
     let lo = r << RANGE_SHIFT;
     let hi = lo.saturating_add(RANGE as u32).min(seg.docs);
-    for t in terms.iter_mut().filter(|t| t.maxima.holds(r)) {
-        let nb = t.list.num_blocks();
-        // The first block that can hold a doc >= lo.
-        let mut b = t.list.block_reaching(lo);
-        while b < nb {
-            if t.cached != b && t.list.first_doc(b).is_none_or(|f| f >= hi) {
-                break;
-            }
-            if !t.load(b) {
-                break;
-            }
-            let docs = &t.docs[..t.n];
-            let from = docs.partition_point(|&d| d < lo);
-            for i in from..t.n {
-                let d = t.docs[i];
-                if d >= hi {
-                    break;
-                }
-                let s = t.contribution(t.codes[i]);
-                acc[(d - lo) as usize] += s;
-            }
-            if t.list.block_meta(b).last_doc >= hi - 1 {
-                break;
-            }
-            b += 1;
-        }
+    if let Some(g) = forward.range(r as usize) {
+        let add = |p: usize, mask: u8, f: f32, acc: &mut [f32]| {
+            add_group(&g, seg.quant, (p, mask, f), acc)
+        };
+        for_matches(&g, table, acc, add);
     }
     let deleted = !index.deleted_docs().is_empty();
     for (i, s) in acc[..(hi - lo) as usize].iter_mut().enumerate() {

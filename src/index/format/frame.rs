@@ -29,6 +29,8 @@ pub(crate) const MAGIC_STORED: &[u8; 8] = b"SPLDSTOR";
 pub(crate) const MAGIC_DELETES: &[u8; 8] = b"SPLDDELS";
 /// Magic of the per-range term maxima (format version 3).
 pub(crate) const MAGIC_RANGES: &[u8; 8] = b"SPLDRNGS";
+/// Magic of the forward postings (format version 7).
+pub(crate) const MAGIC_FORWARD: &[u8; 8] = b"SPLDFWRD";
 /// Last four bytes of every file.
 const FOOTER_MAGIC: &[u8; 4] = b"SPLE";
 /// Bytes of the common header (magic + version).

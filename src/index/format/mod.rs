@@ -13,6 +13,7 @@
 pub(crate) mod block;
 pub(crate) mod deletes;
 pub(crate) mod doc_table;
+pub(crate) mod forward;
 pub(crate) mod frame;
 pub(crate) mod lexical;
 pub(crate) mod meta;
@@ -27,8 +28,9 @@ pub(crate) mod terms;
 /// change to `docs/format.md`. Version 2 added deletes bitmaps and appended
 /// segments, version 3 per-range term maxima (`.bmx`), version 4 a
 /// checksum in `meta.json`, version 5 lexical (BM25) postings, version 6
-/// page checksums in every binary file (`pages.rs`).
-pub const FORMAT_VERSION: u32 = 6;
+/// page checksums in every binary file (`pages.rs`), version 7 forward
+/// postings (`.fwd`, `forward.rs`) beside the `.bmx` of a large segment.
+pub const FORMAT_VERSION: u32 = 7;
 
 /// The oldest format version this build still reads. A version-1 index is a
 /// version-2 index without deletes; appending to it or deleting from it

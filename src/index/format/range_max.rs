@@ -59,21 +59,26 @@ pub(crate) fn stored_for(docs: u32) -> bool {
 
 /// Number of ranges over `docs` documents.
 pub(crate) fn ranges(docs: u32) -> usize {
-    (docs as usize).div_ceil(1 << RANGE_SHIFT)
+    ranges_of(docs, RANGE_SHIFT)
+}
+
+/// Number of ranges of `1 << shift` documents over `docs` documents.
+pub(crate) fn ranges_of(docs: u32, shift: u32) -> usize {
+    (docs as usize).div_ceil(1 << shift)
 }
 
 /// Appends the data of one term (`docs` increasing, `values[i]` the weight
-/// of `docs[i]` unscaled, see `Quantizer::unscaled`) to `out`; returns
-/// `(count, dense, unit)`.
+/// of `docs[i]` unscaled, see `Quantizer::unscaled`) over ranges of `1 <<
+/// shift` documents to `out`; returns `(count, dense, unit)`.
 pub(crate) fn encode_term(
     docs: &[u32],
     values: impl Fn(usize) -> f32,
-    ranges: usize,
+    (shift, ranges): (u32, usize),
     out: &mut Vec<u8>,
 ) -> (u32, bool, f32) {
     let mut maxima: Vec<(u32, f32)> = Vec::new();
     for (i, &d) in docs.iter().enumerate() {
-        let (r, v) = (d >> RANGE_SHIFT, values(i));
+        let (r, v) = (d >> shift, values(i));
         match maxima.last_mut() {
             Some((lr, lv)) if *lr == r => *lv = lv.max(v),
             _ => maxima.push((r, v)),
@@ -117,6 +122,7 @@ fn put_entry(dir: &mut Vec<u8>, offset: u64, (count, dense, unit): (u32, bool, f
 /// Streams a segment's `.bmx` file, one term at a time in dictionary order.
 pub(crate) struct RangeMaxWriter {
     w: FileWriter,
+    shift: u32,
     ranges: usize,
     dir: Vec<u8>,
     terms: u32,
@@ -124,14 +130,22 @@ pub(crate) struct RangeMaxWriter {
 }
 
 impl RangeMaxWriter {
-    /// Starts `dir/name` for a segment of `docs` documents.
-    pub(crate) fn create(dir: &std::path::Path, name: &str, docs: u32) -> Result<Self, IndexError> {
+    /// Starts `dir/name` for a segment of `docs` documents, over ranges of
+    /// `1 << shift` documents.
+    pub(crate) fn create(
+        dir: &std::path::Path,
+        name: &str,
+        docs: u32,
+        shift: u32,
+    ) -> Result<Self, IndexError> {
         let mut w = FileWriter::create(dir, name, MAGIC_RANGES)?;
-        w.write_u32(RANGE_SHIFT)?;
-        w.write_u32(ranges(docs) as u32)?;
+        let ranges = ranges_of(docs, shift);
+        w.write_u32(shift)?;
+        w.write_u32(ranges as u32)?;
         Ok(RangeMaxWriter {
             w,
-            ranges: ranges(docs),
+            shift,
+            ranges,
             dir: Vec::new(),
             terms: 0,
             buf: Vec::new(),
@@ -145,7 +159,7 @@ impl RangeMaxWriter {
         values: impl Fn(usize) -> f32,
     ) -> Result<(), IndexError> {
         self.buf.clear();
-        let entry = encode_term(docs, values, self.ranges, &mut self.buf);
+        let entry = encode_term(docs, values, (self.shift, self.ranges), &mut self.buf);
         put_entry(&mut self.dir, self.w.position(), entry);
         self.w.write(&self.buf)?;
         self.terms += 1;
@@ -206,8 +220,9 @@ impl TermRanges<'_> {
         }
     }
 
-    /// Whether the term has a posting in range `r`.
-    #[inline]
+    /// Whether the term has a posting in range `r` (tests check the table
+    /// with it).
+    #[cfg(test)]
     pub(crate) fn holds(&self, r: u32) -> bool {
         match self.steps {
             Steps::Dense(steps) => steps.get(r as usize).is_some_and(|&s| s > 0),
@@ -243,16 +258,22 @@ pub(crate) struct RangeMax {
 }
 
 impl RangeMax {
-    /// Checks the header and trailer of a `.bmx` file of a segment with
-    /// `docs` documents and `terms` terms.
-    pub(crate) fn open(file: MappedFile, docs: u32, terms: usize) -> Result<Self, IndexError> {
+    /// Checks the header and trailer of a `.bmx` (or `.smx`) file of a
+    /// segment with `docs` documents and `terms` terms, over ranges of `1
+    /// << want` documents.
+    pub(crate) fn open(
+        file: MappedFile,
+        docs: u32,
+        terms: usize,
+        want: u32,
+    ) -> Result<Self, IndexError> {
         let h = HEADER_LEN as usize;
         let b = file.at_open(h..h + 8)?;
         let (shift, n_ranges) = (le_u32(b, 0), le_u32(b, 4));
-        if shift != Some(RANGE_SHIFT) || n_ranges != Some(ranges(docs) as u32) {
+        let expected = ranges_of(docs, want);
+        if shift != Some(want) || n_ranges != Some(expected as u32) {
             return Err(file.corrupt(format!(
-                "range shift {shift:?} and count {n_ranges:?}, expected {RANGE_SHIFT} and {}",
-                ranges(docs)
+                "range shift {shift:?} and count {n_ranges:?}, expected {want} and {expected}"
             )));
         }
         let at = file.len().saturating_sub(TRAILER);
@@ -263,7 +284,7 @@ impl RangeMax {
             (Some(d), Some(c)) if c == terms && d.checked_add(c * ENTRY) == Some(at) => {
                 Ok(RangeMax {
                     bytes: Bytes::Mapped(file),
-                    ranges: ranges(docs),
+                    ranges: expected,
                     dir_at: d,
                     terms,
                 })

@@ -12,13 +12,15 @@ use crate::index::error::IndexError;
 use crate::index::format::block::PostingList;
 use crate::index::format::deletes::Bitmap;
 use crate::index::format::doc_table::DocTable;
+use crate::index::format::forward::{Forward, ForwardBuilder};
 use crate::index::format::frame::{
-    MAGIC_DELETES, MAGIC_DOCS, MAGIC_POSTINGS, MAGIC_RANGES, MAGIC_STORED, MAGIC_TERMS, MappedFile,
+    MAGIC_DELETES, MAGIC_DOCS, MAGIC_FORWARD, MAGIC_POSTINGS, MAGIC_RANGES, MAGIC_STORED,
+    MAGIC_TERMS, MappedFile,
 };
 use crate::index::format::meta::{META_FILE, SegmentMeta};
 use crate::index::format::postings::Postings;
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::RangeMax;
+use crate::index::format::range_max::{RANGE_SHIFT, RangeMax};
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
 #[cfg(doc)]
@@ -45,6 +47,9 @@ pub(crate) struct Segment {
     /// Block-max bounds: from the `.bmx`, or built in memory before a
     /// pruned search ([`Index::build_range_maxima`]).
     range_max: OnceLock<RangeMax>,
+    /// Forward postings per range: from the `.fwd` (format 7), or built in
+    /// memory with the range maxima.
+    forward: OnceLock<Forward>,
 }
 
 impl Segment {
@@ -89,7 +94,13 @@ impl Segment {
         };
         let range_max = OnceLock::new();
         if let Some(file) = open("bmx", MAGIC_RANGES)? {
-            let _ = range_max.set(RangeMax::open(file, meta.docs as u32, terms.len())?);
+            let table = RangeMax::open(file, meta.docs as u32, terms.len(), RANGE_SHIFT)?;
+            let _ = range_max.set(table);
+        }
+        let forward = OnceLock::new();
+        if let Some(file) = open("fwd", MAGIC_FORWARD)? {
+            let width = postings.quant().scheme.width();
+            let _ = forward.set(Forward::open(file, meta.docs as u32, terms.len(), width)?);
         }
         let lexical = match &meta.lexical {
             Some(counts) => Some(LexicalSegment::open(dir, meta, counts)?),
@@ -106,6 +117,7 @@ impl Segment {
             deleted,
             lexical,
             range_max,
+            forward,
         })
     }
 
@@ -121,22 +133,39 @@ impl Segment {
             .get_or_init(|| maxima::build(self.lists(), self.quant, self.docs))
     }
 
-    /// Builds the range maxima in memory, spread over rayon's threads,
-    /// unless they are ready: what [`Index::build_range_maxima`] does for
-    /// each segment, outside any lazily initialised cell.
-    pub(crate) fn build_range_max(&self) {
-        if self.has_range_max() {
-            return;
-        }
-        let list = |i| self.list(&self.terms.info(i));
-        let table = maxima::build_parallel(list, self.terms.len(), self.quant, self.docs);
-        // Another thread may have set it meanwhile: the same bytes.
-        let _ = self.range_max.set(table);
+    /// The forward postings of every range (see [`range_max`](Self::range_max)
+    /// for when they are built here).
+    pub(crate) fn forward(&self) -> &Forward {
+        self.forward.get_or_init(|| self.build_forward())
     }
 
-    /// Whether the range maxima are ready (on disk or built).
+    fn build_forward(&self) -> Forward {
+        let list = |i| self.list(&self.terms.info(i));
+        let width = self.quant.scheme.width();
+        ForwardBuilder::from_lists(list, self.terms.len(), self.docs, width).into_forward()
+    }
+
+    /// Builds the range maxima (spread over rayon's threads) and the
+    /// forward postings in memory, unless they are ready: what
+    /// [`Index::build_range_maxima`] does for each segment, outside any
+    /// lazily initialised cell.
+    pub(crate) fn build_range_max(&self) {
+        if self.range_max.get().is_none() {
+            let list = |i| self.list(&self.terms.info(i));
+            let table = maxima::build_parallel(list, self.terms.len(), self.quant, self.docs);
+            // Another thread may have set it meanwhile: the same bytes.
+            let _ = self.range_max.set(table);
+        }
+        if self.forward.get().is_none() {
+            let _ = self.forward.set(self.build_forward());
+        }
+    }
+
+    /// Whether the range maxima and forward postings are ready (on disk or
+    /// built).
+    #[cfg(test)]
     pub(crate) fn has_range_max(&self) -> bool {
-        self.range_max.get().is_some()
+        self.range_max.get().is_some() && self.forward.get().is_some()
     }
 
     /// Every dictionary entry's posting list (`None` when damaged).
@@ -157,6 +186,7 @@ impl Segment {
             self.stored.as_ref().map(|s| s.file()),
             self.deleted.as_ref().map(|d| &d.0),
             self.range_max.get().and_then(|r| r.file()),
+            self.forward.get().and_then(|f| f.file()),
         ]
         .into_iter()
         .flatten()
@@ -209,10 +239,12 @@ impl Segment {
 /// read here, or whose name is not plain: a damaged name must not silently
 /// drop a file (the stored texts) or point outside the directory.
 fn check_files(dir: &Path, meta: &SegmentMeta) -> Result<(), IndexError> {
-    let known = ["pst", "ter", "doc", "sto", "bmx", "lxp", "lxt", "lxd"]
-        .iter()
-        .filter(|ext| meta.file(ext).is_some())
-        .count();
+    let known = [
+        "pst", "ter", "doc", "sto", "bmx", "fwd", "lxp", "lxt", "lxd",
+    ]
+    .iter()
+    .filter(|ext| meta.file(ext).is_some())
+    .count();
     if known != meta.files.len() || meta.name.contains(['/', '\\']) || meta.name == ".." {
         return Err(IndexError::corrupt(
             dir.join(META_FILE),

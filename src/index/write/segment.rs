@@ -9,13 +9,16 @@ use std::path::Path;
 
 use crate::index::error::IndexError;
 use crate::index::format::doc_table::write_doc_table;
+use crate::index::format::forward::ForwardBuilder;
 use crate::index::format::frame::FileMeta;
+use crate::index::format::frame::{MAGIC_POSTINGS, MappedFile};
 use crate::index::format::meta::SegmentMeta;
-use crate::index::format::postings::create_postings;
+use crate::index::format::postings::{Postings, create_postings};
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::{RangeMaxWriter, stored_for};
+use crate::index::format::range_max::{RANGE_SHIFT, RangeMaxWriter, stored_for};
 use crate::index::format::stored::StoredWriter;
 use crate::index::format::terms::TermDictWriter;
+use crate::index::format::terms::TermInfo;
 use crate::index::write::lexical::LexicalBuilder;
 use crate::index::write::spill::{Accumulator, List};
 
@@ -42,8 +45,8 @@ pub(crate) struct NewSegment<'a> {
 }
 
 /// Writes the files of `segment` in `dir` and returns its `meta.json`
-/// entry (its files in the order `.pst`, `.bmx`, `.ter`, `.doc`, `.sto`,
-/// `.lxp`, `.lxt`, `.lxd`).
+/// entry (its files in the order `.pst`, `.bmx`, `.fwd`, `.ter`, `.doc`,
+/// `.sto`, `.lxp`, `.lxt`, `.lxd`).
 pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMeta, IndexError> {
     let NewSegment {
         stem,
@@ -59,9 +62,22 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
     let mut files = Vec::new();
     // A segment without SPLADE postings (lexical-only) needs no maxima.
     let maxima = stored_for(ids.len() as u32) && num_postings > 0;
-    let (pst, bmx, terms) = write_postings(dir, stem, postings, quant, ids.len() as u32, maxima)?;
-    files.push(pst);
-    files.extend(bmx);
+    let (pst, bmx, terms, infos) =
+        write_postings(dir, stem, postings, quant, ids.len() as u32, maxima)?;
+    if bmx.is_some() {
+        files.push(pst.clone());
+        files.extend(bmx);
+        files.push(write_forward(
+            dir,
+            stem,
+            &pst,
+            quant,
+            &infos,
+            ids.len() as u32,
+        )?);
+    } else {
+        files.push(pst);
+    }
     let n_terms = terms.len() as u64;
     files.push(terms.write(dir, &format!("{stem}.ter"))?);
     files.push(write_doc_table(dir, &format!("{stem}.doc"), ids)?);
@@ -90,6 +106,10 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
     })
 }
 
+/// What [`write_postings`] returns: the `.pst`, the `.bmx` if any, the
+/// term dictionary still to be written and its entries.
+type Written = (FileMeta, Option<FileMeta>, TermDictWriter, Vec<TermInfo>);
+
 /// Writes the `.pst` file, and the `.bmx` when `maxima` (the segment is
 /// large enough to be searched with pruning), from the accumulated postings
 /// of a segment of `segment_docs` documents; returns them with the term
@@ -101,18 +121,20 @@ fn write_postings(
     quant: Quantizer,
     segment_docs: u32,
     maxima: bool,
-) -> Result<(FileMeta, Option<FileMeta>, TermDictWriter), IndexError> {
+) -> Result<Written, IndexError> {
     let mut w = create_postings(dir, &format!("{stem}.pst"), quant)?;
     let mut maxima = if maxima {
         Some(RangeMaxWriter::create(
             dir,
             &format!("{stem}.bmx"),
             segment_docs,
+            RANGE_SHIFT,
         )?)
     } else {
         None
     };
     let mut dict = TermDictWriter::default();
+    let mut infos = Vec::new();
     let mut parts = ListParts::default();
     acc.drain(|term: &str, list: &List| {
         let (docs, codes) = parts.split(list, |wt| quant.encode(wt));
@@ -120,10 +142,32 @@ fn write_postings(
         if let Some(m) = &mut maxima {
             m.push(docs, |i| quant.unscaled(codes[i]))?;
         }
+        infos.push(info);
         dict.push(term, info)
     })?;
     let maxima = maxima.map(RangeMaxWriter::finish).transpose()?;
-    Ok((w.finish()?, maxima, dict))
+    Ok((w.finish()?, maxima, dict, infos))
+}
+
+/// Writes the `.fwd` forward postings of a segment of `docs` documents
+/// from its just written `.pst` (`infos`: the dictionary's entries), read
+/// back through its page checks: the lists are what searches will read.
+fn write_forward(
+    dir: &Path,
+    stem: &str,
+    pst: &FileMeta,
+    quant: Quantizer,
+    infos: &[TermInfo],
+    docs: u32,
+) -> Result<FileMeta, IndexError> {
+    let postings = Postings::open(MappedFile::open(dir, pst, MAGIC_POSTINGS)?, quant.scale)?;
+    let list = |i: usize| postings.list(&infos[i]);
+    let width = quant.scheme.width();
+    let table = ForwardBuilder::from_lists(list, infos.len(), docs, width);
+    if let Some(damage) = postings.file().damage() {
+        return Err(damage);
+    }
+    table.write(dir, &format!("{stem}.fwd"))
 }
 
 /// A drained list cut into what a list writer takes: ordinals in order, and
