@@ -200,12 +200,13 @@ fn version_mismatch_messages() {
     let orig = fs::read_to_string(&meta_path).unwrap();
     let current = format!("\"format_version\": {FORMAT_VERSION}");
     assert!(orig.contains(&current), "{orig}");
-    let newer = orig.replace(&current, "\"format_version\": 7");
+    let next = FORMAT_VERSION + 1;
+    let newer = orig.replace(&current, &format!("\"format_version\": {next}"));
     fs::write(&meta_path, newer.replace("\"segments\"", "\"renamed\"")).unwrap();
     let msg = Index::open(dir.path()).err().unwrap().to_string();
     assert!(
         msg.contains(
-            &format!("index format version 7 is newer than this splade supports ({FORMAT_VERSION}); upgrade splade")
+            &format!("index format version {next} is newer than this splade supports ({FORMAT_VERSION}); upgrade splade")
         ),
         "{msg}"
     );

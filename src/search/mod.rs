@@ -334,7 +334,7 @@ impl<'a> Searcher<'a> {
 /// term and pruned scoring over each document's forward postings
 /// (`index/format/forward.rs`, dictionary order too), so that their `f32`
 /// sums are the same bit for bit.
-fn in_dictionary_order<'q>(query: &[(&'q str, f32)]) -> Vec<(&'q str, f32)> {
+pub(super) fn in_dictionary_order<'q>(query: &[(&'q str, f32)]) -> Vec<(&'q str, f32)> {
     let mut sorted = query.to_vec();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     sorted

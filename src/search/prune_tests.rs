@@ -100,6 +100,41 @@ fn pruned_equals_exhaustive_for_every_quantization() {
     }
 }
 
+/// A dictionary of more than 65,536 terms gets 4-byte term numbers in its
+/// forward postings; pruning stays exact through them.
+#[test]
+fn pruned_equals_exhaustive_with_a_wide_dictionary() {
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
+    let mut rng = Rng::new(24);
+    let docs: Vec<_> = (0..5000)
+        .map(|_| random_vector(&mut rng, 400_000, 30))
+        .collect();
+    let (_dir, index) = open_built(&docs, Quantization::U16);
+    assert!(index.segments[0].terms.len() > 1 << 16);
+    assert_same(&index, &mut rng, 400_000, 60);
+}
+
+/// A token given twice adds twice, term after term, in exhaustive
+/// scoring; forward postings hold it once, so such a query is answered
+/// exhaustively, with the same hits.
+#[test]
+fn a_query_repeating_a_token_is_scored_exhaustively() {
+    crate::index::ALWAYS_STORE.with(|c| c.set(true));
+    let mut rng = Rng::new(25);
+    let docs = tied_docs(&mut rng, 2000, 100);
+    let (_dir, index) = open_built(&docs, Quantization::U16);
+    let q = Query::new(borrow(&[
+        ("t3".to_string(), 0.7),
+        ("t2".to_string(), 1.1),
+        ("t3".to_string(), 0.3),
+    ]));
+    let mut pruned = Searcher::new(&index, PRUNED);
+    let want = Searcher::new(&index, EXHAUSTIVE).search(&q, 10).unwrap();
+    assert!(!want.is_empty());
+    assert_eq!(pruned.search(&q, 10).unwrap(), want);
+    assert_eq!(pruned.stats().queries, 0, "not pruned");
+}
+
 #[test]
 fn pruned_equals_exhaustive_across_segments_and_deletes() {
     crate::index::ALWAYS_STORE.with(|c| c.set(true));
@@ -394,6 +429,10 @@ fn budget(index: &Index, query: &Query) -> usize {
     pruned::fallback_budget(index, &terms)
 }
 
+/// The budget counts what exhaustive scoring would decode: a query of
+/// two terms can afford fewer ranges than one of a hundred, and a search
+/// with a minimum between the two declines the first (exhaustive scoring
+/// answers it, the same hits) and prunes the second.
 #[test]
 fn a_query_that_can_afford_few_ranges_is_declined_below_the_minimum_budget() {
     let mut rng = Rng::new(11);
@@ -403,24 +442,25 @@ fn a_query_that_can_afford_few_ranges_is_declined_below_the_minimum_budget() {
     let (_dir, index) = open_built(&docs, Quantization::U8);
     index.build_range_maxima();
     let few = Query::new(borrow(&random_vector(&mut rng, 400, 2)));
-    let many = Query::new(borrow(&random_vector(&mut rng, 400, 200)));
+    let many = Query::new(borrow(&random_vector(&mut rng, 400, 100)));
     let (b_few, b_many) = (budget(&index, &few), budget(&index, &many));
-    assert!(b_few > b_many, "{b_few} {b_many}");
-    let min = b_many + 1;
+    assert!(b_many > b_few, "{b_few} {b_many}");
+    let min = b_few + 1;
     let mut scratch = pruned::Scratch::default();
     let mut stats = PruneStats::default();
     let mut run = |q: &Query, min| {
-        pruned::search(&index, &q.pairs(), (10, 1.0), min, &mut scratch, &mut stats)
+        let sorted = crate::search::in_dictionary_order(&q.pairs());
+        pruned::search(&index, &sorted, (10, 1.0), min, &mut scratch, &mut stats)
     };
-    let pruned_few = run(&few, min).expect("a query within its budget is pruned");
+    let pruned_many = run(&many, min).expect("a query within its budget is pruned");
     assert!(
-        run(&many, min).is_none(),
+        run(&few, min).is_none(),
         "a query below the minimum is declined"
     );
-    assert!(run(&many, 0).is_some(), "no minimum prunes every query");
+    assert!(run(&few, 0).is_some(), "no minimum prunes every query");
     assert_eq!((stats.queries, stats.declined), (2, 1));
     let mut exhaustive = Searcher::new(&index, EXHAUSTIVE);
-    assert_eq!(pruned_few, exhaustive.search(&few, 10).unwrap());
+    assert_eq!(pruned_many, exhaustive.search(&many, 10).unwrap());
 }
 
 #[test]
