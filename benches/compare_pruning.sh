@@ -8,7 +8,9 @@
 #   benches/compare_pruning.sh [DOCS [QUERIES]]      # default 200000 1000
 #
 # Environment: WORK (default /tmp/splade-prune) holds vectors, indexes and
-# results; SEISMIC_POSTINGS (default 1000) is Seismic's n_postings.
+# results; SEISMIC_POSTINGS (default 1000) is Seismic's n_postings and
+# SEISMIC_SETTINGS (default "5:0.7 10:0.8 20:0.9") its query_cut:heap_factor
+# settings; SPLADE_ONLY=1 skips BMP and Seismic (splade's rows only).
 # Installs `bmp` and `pyseismic-lsr` from PyPI into .venv-prune. Timed steps
 # wait for /tmp/bench.lock to be free and hold it while they run, so that
 # measurements sharing the machine do not overlap. Prints a Markdown table.
@@ -18,6 +20,7 @@ DOCS=${1:-200000}
 QUERIES=${2:-1000}
 WORK=${WORK:-/tmp/splade-prune}/$DOCS
 SEISMIC_POSTINGS=${SEISMIC_POSTINGS:-1000}
+SEISMIC_SETTINGS=${SEISMIC_SETTINGS:-5:0.7 10:0.8 20:0.9}
 mkdir -p "$WORK"
 
 . benches/lib/lock.sh
@@ -56,6 +59,11 @@ RAYON_NUM_THREADS=1 "$BENCH" --index "$WORK/idx" --queries "$WORK/queries.jsonl"
   --approx 0.95,0.9,0.8 --per-query "$WORK/per_query.tsv" --exact-out "$WORK/exact.tsv" --order-out "$WORK/order.txt" > "$WORK/splade.md"
 unlock
 
+if [ "${SPLADE_ONLY:-0}" = 1 ]; then
+  cat "$WORK/splade.md"
+  exit 0
+fi
+
 echo "== BMP" >&2
 lock
 SPLADE_ORDER="$WORK/order.txt" RAYON_NUM_THREADS=1 .venv-prune/bin/python benches/compare_pruning.py bmp "$WORK/docs.jsonl" \
@@ -65,7 +73,7 @@ unlock
 echo "== Seismic" >&2
 lock
 .venv-prune/bin/python benches/compare_pruning.py seismic "$WORK/docs.jsonl" \
-  "$WORK/queries.jsonl" "$WORK/exact.tsv" "$WORK" "$SEISMIC_POSTINGS" 5:0.7 10:0.8 20:0.9 > "$WORK/seismic.jsonl"
+  "$WORK/queries.jsonl" "$WORK/exact.tsv" "$WORK" "$SEISMIC_POSTINGS" $SEISMIC_SETTINGS > "$WORK/seismic.jsonl"
 unlock
 
 echo "| system | setting | mean ms | p50 ms | p99 ms | recall@10 | build s | bytes/posting | peak RSS MB |"

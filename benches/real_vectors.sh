@@ -13,13 +13,16 @@
 #   benches/real_vectors.sh [DOCS]           # default 200000
 #
 # Environment: WORK (default /tmp/splade-real) holds everything;
-# SPLADE_TEST_MODEL (default ../shared/models/splade-tiny) is the encoder.
+# SPLADE_TEST_MODEL (default ../shared/models/splade-tiny) is the encoder;
+# SETS (default "short long") the query sets compared; the environment
+# of benches/compare_pruning.sh passes through (SEISMIC_POSTINGS,
+# SEISMIC_SETTINGS, SPLADE_ONLY).
 # Downloads the Debian packages listed below with apt-get download (the
 # versions used are printed in corpus_stats.json). Encoding uses
 # `--precision int8` (the same vectors as f32, bit for bit, faster; set
 # ENCODE_PRECISION=f32 to check): 200,000 passages take about 10 minutes
 # on 2 AVX512_VNNI cores; it is done once. STAGE=vectors stops after the
-# vectors and their statistics.
+# vectors and their statistics, STAGE=compare after the comparisons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DOCS=${1:-200000}
@@ -63,7 +66,7 @@ cat "$WORK/stats.md"
 
 # compare_pruning.sh on the real vectors: it uses WORK/DOCS/docs.jsonl and
 # queries.jsonl when they are there.
-for set in short long; do
+for set in ${SETS:-short long}; do
   run="$WORK/compare-$set"
   mkdir -p "$run/$DOCS"
   ln -sf "$WORK/docs.jsonl" "$run/$DOCS/docs.jsonl"
@@ -71,6 +74,8 @@ for set in short long; do
   echo "== $set queries" >&2
   WORK="$run" benches/compare_pruning.sh "$DOCS" | tee "$WORK/compare-$set.md"
 done
+
+[ "${STAGE:-}" = compare ] && exit 0
 
 # Hybrid on real text: the vectors with their texts, so that `index
 # --vectors` also writes BM25 postings; the short queries with their texts.

@@ -17,10 +17,15 @@
 //!    query that would score more ranges than that is worth
 //!    (`fallback_budget`) is finished by one term-at-a-time pass over the
 //!    ranges still open instead (`filtered_pass`). Each visited
-//!    range is scored exactly into
-//!    a small accumulator: terms in query order, each adding
-//!    `factor * weight` with the very `f32` operations of the exhaustive
-//!    path, so every score is bit-identical to exhaustive scoring.
+//!    range is scored exactly from its forward postings (the segment's
+//!    `.fwd`, `index/format/forward.rs`: the range's terms in dictionary
+//!    order, each with the documents holding it) into a small accumulator,
+//!    each query term adding `factor * weight` with the very `f32`
+//!    operations of the exhaustive path and in its order (the query's
+//!    terms in dictionary order), so every score is bit-identical to
+//!    exhaustive scoring. This replaced scoring a range from the inverted
+//!    lists (a block search and a block decode per query term), which on
+//!    real vectors cost ten times as much per range.
 //! 3. **Stop.** Once k hits are held, the first range whose bound (times a
 //!    float-rounding slack, times `approx`) is below the k-th score ends the
 //!    search: no document in it or after it could enter the top k, not even
@@ -80,11 +85,12 @@ fn fall_back(open: usize, budget: usize) -> bool {
 const BAND: f32 = 0.6;
 /// Ranges selected per round before the first; doubled each round. Small,
 /// because a query whose bounds turn out flat falls back to the filtered
-/// pass after its first round, and on real vectors most do: on 100,000
+/// pass after its first round, and on real vectors many do (measured
+/// before ranges were scored from forward postings: on 100,000
 /// real splade-tiny passages (`benches/real_vectors.sh`, single thread,
 /// modes interleaved) 64 / 16 / 8 gave 4.11 / 3.35 / 3.34 ms mean for the
 /// shared queries (exhaustive 3.8-4.0) and 1.78 / 1.75 / 1.90 ms at 200,000
-/// synthetic documents (exhaustive 3.4-3.6).
+/// synthetic documents (exhaustive 3.4-3.6); not re-measured since).
 const FIRST_CHUNK: usize = 16;
 
 /// [`Strategy::Auto`](super::Strategy::Auto) scores an exact query
@@ -97,7 +103,12 @@ const FIRST_CHUNK: usize = 16;
 /// / 18.4 / 18.4) for passages used as long queries, against exhaustive
 /// 3.89 (p99 15.6) and 9.41 (p99 18.4); and 1.75 / 1.77 / 1.83 / 1.97 ms
 /// on the synthetic documents. The budget grows with the index (it counts
-/// postings), so larger indexes prune more of their queries.
+/// postings), so larger indexes prune more of their queries. Those figures
+/// predate forward postings, which made a range about eight times cheaper
+/// and the budgets as much larger; the minimum was kept, since on 200,000
+/// real passages (`benches/real_vectors.sh`, the run in README) the default
+/// then kept both query sets' means and p99 at or below exhaustive
+/// scoring's; it now declines almost only queries of a few rare terms.
 pub(super) const AUTO_MIN_BUDGET: usize = 56;
 
 /// [`Strategy::Auto`](super::Strategy::Auto) also scores an exact query of
@@ -107,7 +118,11 @@ pub(super) const AUTO_MIN_BUDGET: usize = 56;
 /// passages as long queries, the budget rule alone left such queries a p99
 /// of 42.9 ms against 36.8 ms exhaustive; with this cap both the shared
 /// queries and the long ones had their exhaustive p99 (33.9 and 36.8 ms)
-/// and means below exhaustive (chosen on that run, not held out).
+/// and means below exhaustive (chosen on that run, not held out). With
+/// forward postings 64 and 128 were compared again (long queries: mean
+/// 0.99x and 0.93x of exhaustive, p99 1.00x and 0.97x; shared queries:
+/// mean 0.70x and 0.59x, p99 1.00x and 0.99x): 128 stays. Such a query is
+/// declined before its terms are looked up.
 pub(super) const AUTO_MAX_TERMS: usize = 128;
 
 /// Whether a search that needs `min_budget` (0: prune every query)

@@ -45,8 +45,8 @@ const APPENDED: u32 = 300;
 /// Deleted documents, in both segments.
 const DELETED: [&str; 3] = ["doc-3", "doc-40000", "doc-50100"];
 /// The file types every damaged index has.
-pub const FILE_TYPES: [&str; 9] = [
-    "bmx", "del", "doc", "lxd", "lxp", "lxt", "pst", "sto", "ter",
+pub const FILE_TYPES: [&str; 10] = [
+    "bmx", "del", "doc", "fwd", "lxd", "lxp", "lxt", "pst", "sto", "ter",
 ];
 
 /// BM25 queries over the documents' texts (`n{d}`) and titles (`t{d}`).

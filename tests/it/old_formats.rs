@@ -338,10 +338,11 @@ fn bmx_docs() -> Vec<(String, Vec<(String, f32)>)> {
     first.chain(second).collect()
 }
 
-/// The 50,000-document segment has its range maxima on disk: default
-/// searches prune with them, and answer exactly (scores are sums of
-/// multiples of 1/64, exact in `f32`) what the vectors say, as exhaustive
-/// scoring does.
+/// The 50,000-document segment has its range maxima on disk but no
+/// forward postings (format 7): default searches stay exhaustive (building
+/// them would cost every process), a pruned search builds them in memory,
+/// and both answer exactly (scores are sums of multiples of 1/64, exact in
+/// `f32`) what the vectors say, as exhaustive scoring does.
 #[test]
 fn version_3_index_with_range_maxima_reads_and_prunes() {
     let tmp = copy_fixture("index-v3-bmx");
@@ -356,7 +357,11 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
             vec!["del", "doc", "pst", "ter"]
         ]
     );
-    assert!(SearchOptions::default().prunes(&index));
+    assert!(!SearchOptions::default().prunes(&index));
+    let pruned = SearchOptions {
+        strategy: Strategy::Pruned,
+        ..SearchOptions::default()
+    };
     let docs: Vec<Doc> = bmx_docs()
         .into_iter()
         .map(|(id, v)| (id, v, StoredDoc::default()))
@@ -369,7 +374,7 @@ fn version_3_index_with_range_maxima_reads_and_prunes() {
         &[("common0", 1.0)],
         &[("topic4", 0.25), ("rare", 2.0), ("common2", 1.0)],
     ];
-    let mut searcher = Searcher::new(&index, SearchOptions::default());
+    let mut searcher = Searcher::new(&index, pruned);
     for q in queries {
         for k in [1, 10, 60] {
             let want: Vec<(String, f32)> = expected(&docs, &deleted, q, k)
