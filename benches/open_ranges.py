@@ -77,6 +77,27 @@ def tm(j, R):
         cache[key] = term_maxima(j, R)
     return cache[key]
 
+def bounds(q, R, keep=None):
+    """Per range of R documents the sum over the query's terms of weight
+    times the term's maximum there (only the ranges `keep` selects), and
+    how many maxima that read."""
+    b = np.zeros((N + R - 1) // R, np.float32)
+    read = 0
+    for j, w in q:
+        u, mx = tm(j, R)
+        if keep is not None:
+            k = keep(u)
+            u, mx = u[k], mx[k]
+        b[u] += w * mx
+        read += len(u)
+    return b, read
+
+
+def forward_postings(open_, R):
+    """Postings (all terms) of the documents in the open ranges."""
+    return int(np.add.reduceat(doclen, np.arange(0, N, R))[open_].sum())
+
+
 res = {f"R{R}": [] for R in RS}
 res.update({f"S{R}x{S}": [] for R, S in SUPER})
 ms = []
@@ -89,31 +110,15 @@ for q in queries:
     k = min(a.k, (scores > 0).sum())
     theta = np.partition(scores, -k)[-k] if k else 0
     for R in RS:
-        nr = (N + R - 1) // R
-        b = np.zeros(nr, np.float32); gather = 0
-        for j, w in q:
-            u, mx = tm(j, R)
-            b[u] += w * mx; gather += len(u)
+        b, gather = bounds(q, R)
         open_ = b >= theta
-        fwd = int(np.add.reduceat(doclen, np.arange(0, N, R))[open_].sum())
-        res[f"R{R}"].append((gather, int(open_.sum()), fwd, nr))
+        res[f"R{R}"].append((gather, int(open_.sum()), forward_postings(open_, R), len(b)))
     for R, S in SUPER:
-        SR = R * S
-        ns = (N + SR - 1) // SR
-        bs = np.zeros(ns, np.float32); g1 = 0
-        for j, w in q:
-            u, mx = tm(j, SR)
-            bs[u] += w * mx; g1 += len(u)
+        bs, g1 = bounds(q, R * S)
         sopen = bs >= theta
-        nr = (N + R - 1) // R
-        b = np.zeros(nr, np.float32); g2 = 0
-        for j, w in q:
-            u, mx = tm(j, R)
-            keep = sopen[u // S]
-            b[u[keep]] += w * mx[keep]; g2 += int(keep.sum())
+        b, g2 = bounds(q, R, keep=lambda u: sopen[u // S])
         open_ = b >= theta
-        fwd = int(np.add.reduceat(doclen, np.arange(0, N, R))[open_].sum())
-        res[f"S{R}x{S}"].append((g1 + g2, int(open_.sum()), fwd, int(sopen.sum())))
+        res[f"S{R}x{S}"].append((g1 + g2, int(open_.sum()), forward_postings(open_, R), int(sopen.sum())))
     # MaxScore at theta
     lens = np.diff(XC.indptr)[qi]
     maxc = np.array([qw[i] * (XC.data[XC.indptr[j]:XC.indptr[j + 1]].max() if lens[i] else 0) for i, j in enumerate(qi)])

@@ -158,10 +158,9 @@ pub(super) struct Scratch {
     open: Vec<u32>,
     /// One score slot per document, for the filtered pass.
     scores: Vec<f32>,
-    /// Per segment, the query's factor of every dictionary entry (0 for
-    /// terms not in the query): what scoring a range from its forward
-    /// postings looks its terms up in. Reset after each query.
-    factors: Vec<QueryTable>,
+    /// Per segment, the query's terms as scoring a range from its forward
+    /// postings looks them up. Cleared after each query.
+    tables: Vec<QueryTable>,
 }
 
 /// A query's terms in one segment as range scoring looks them up: a bit
@@ -172,6 +171,8 @@ pub(super) struct Scratch {
 pub(super) struct QueryTable {
     bits: Vec<u64>,
     factors: Vec<f32>,
+    /// The entries set, for [`clear`](Self::clear).
+    set: Vec<usize>,
 }
 
 impl QueryTable {
@@ -187,11 +188,15 @@ impl QueryTable {
     fn set(&mut self, at: usize, factor: f32) {
         self.bits[at >> 6] |= 1 << (at & 63);
         self.factors[at] = factor;
+        self.set.push(at);
     }
 
-    fn clear(&mut self, at: usize) {
-        self.bits[at >> 6] = 0;
-        self.factors[at] = 0.0;
+    /// Unsets every entry set since the last clear.
+    fn clear(&mut self) {
+        for at in self.set.drain(..) {
+            self.bits[at >> 6] = 0;
+            self.factors[at] = 0.0;
+        }
     }
 }
 
@@ -253,7 +258,7 @@ pub(super) fn search(
         return None;
     }
     let offsets = gather_bounds(index, &terms, &mut scratch.bounds);
-    let set = set_factors(index, &terms, &mut scratch.factors);
+    set_tables(index, &terms, &mut scratch.tables);
     stats.queries += 1;
     stats.ranges += scratch.bounds.iter().filter(|&&b| b > 0.0).count() as u64;
     scratch.acc.resize(RANGE, 0.0);
@@ -269,29 +274,19 @@ pub(super) fn search(
         counted: false,
     };
     let hits = run.bands(scratch, stats);
-    for (s, at) in set {
-        scratch.factors[s].clear(at);
-    }
+    scratch.tables.iter_mut().for_each(QueryTable::clear);
     Some(hits)
 }
 
-/// Writes each segment's query factors into its dense table of
-/// `factors`; returns the entries set, to reset after the query.
-fn set_factors(
-    index: &Index,
-    terms: &[Vec<Term>],
-    tables: &mut Vec<QueryTable>,
-) -> Vec<(usize, usize)> {
+/// Writes each segment's query terms into its table in `tables`.
+fn set_tables(index: &Index, terms: &[Vec<Term>], tables: &mut Vec<QueryTable>) {
     tables.resize_with(index.segments.len(), QueryTable::default);
-    let mut set = Vec::new();
-    for (s, (seg, seg_terms)) in index.segments.iter().zip(terms).enumerate() {
-        tables[s].reserve(seg.terms.len());
+    for ((seg, seg_terms), table) in index.segments.iter().zip(terms).zip(tables.iter_mut()) {
+        table.reserve(seg.terms.len());
         for t in seg_terms.iter().filter(|t| t.factor != 0.0) {
-            tables[s].set(t.at, t.factor);
-            set.push((s, t.at));
+            table.set(t.at, t.factor);
         }
     }
-    set
 }
 
 /// What an exact search of a query reads each way: every posting of its
@@ -438,10 +433,7 @@ impl Run<'_> {
                 if self.top.threshold().is_some_and(|t| v < t) {
                     return Band::Stop;
                 }
-                if let Some(&(_, next)) = scratch.cands[..end].get(i + 1) {
-                    self.prefetch(next);
-                }
-                self.score(g, &mut scratch.acc, &scratch.factors);
+                self.score(g, &mut scratch.acc, &scratch.tables);
                 stats.scored += 1;
                 self.scored += 1;
             }
@@ -451,21 +443,13 @@ impl Run<'_> {
         Band::Done
     }
 
-    /// Starts loading range `g`'s forward postings (see
-    /// [`Forward::prefetch`]).
-    fn prefetch(&self, g: u32) {
-        let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
-        let r = g as usize - self.offsets[s];
-        self.index.segments[s].forward().prefetch(r);
-    }
-
     /// Scores range `g` (numbered over all segments).
-    fn score(&mut self, g: u32, acc: &mut [f32], factors: &[QueryTable]) {
+    fn score(&mut self, g: u32, acc: &mut [f32], tables: &[QueryTable]) {
         let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
         let seg = &self.index.segments[s];
         let r = g - self.offsets[s] as u32;
         let at = (seg, r, self.index);
-        score_range(seg.forward(), &factors[s], at, acc, &mut self.top);
+        score_range(seg.forward(), &tables[s], at, acc, &mut self.top);
     }
 }
 
@@ -602,17 +586,17 @@ const POPULATION: [u8; 256] = {
     t
 };
 
-/// Walks a range's groups and calls `add(first posting, mask, factor,
-/// acc)` for each group whose term is the query's. Most groups are not:
-/// the loop is a bit test in `table` per group, and where each match's
-/// postings start is counted from the masks only when a match needs it,
-/// eight masks at a time.
+/// Adds to `acc` the postings of every group of the range `g` whose term
+/// is the query's ([`add_group`]). Most groups are not: the loop is a bit
+/// test in `table` per group, and where each match's postings start is
+/// counted from the masks only when a match needs it, eight masks at a
+/// time.
 #[inline(always)]
-fn for_matches(
+fn add_matches(
     g: &crate::index::RangeGroups,
     table: &QueryTable,
+    quant: Quantizer,
     acc: &mut [f32],
-    mut add: impl FnMut(usize, u8, f32, &mut [f32]),
 ) {
     let masks = g.masks;
     // Postings before group `at`.
@@ -627,7 +611,7 @@ fn for_matches(
             p += POPULATION[masks[at] as usize] as usize;
             at += 1;
         }
-        add(p, masks[i], table.factors[t], acc);
+        add_group(g, quant, (p, masks[i], table.factors[t]), acc);
     };
     if g.term_width == 2 {
         let Some(bits) = table
@@ -695,10 +679,7 @@ fn score_range(
     let lo = r << RANGE_SHIFT;
     let hi = lo.saturating_add(RANGE as u32).min(seg.docs);
     if let Some(g) = forward.range(r as usize) {
-        let add = |p: usize, mask: u8, f: f32, acc: &mut [f32]| {
-            add_group(&g, seg.quant, (p, mask, f), acc)
-        };
-        for_matches(&g, table, acc, add);
+        add_matches(&g, table, seg.quant, acc);
     }
     let deleted = !index.deleted_docs().is_empty();
     for (i, s) in acc[..(hi - lo) as usize].iter_mut().enumerate() {

@@ -27,7 +27,9 @@
 
 use crate::index::error::IndexError;
 use crate::index::format::block::PostingList;
-use crate::index::format::frame::{FileMeta, FileWriter, HEADER_LEN, MAGIC_FORWARD, MappedFile};
+use crate::index::format::frame::{
+    FileMeta, FileWriter, HEADER_LEN, MAGIC_FORWARD, MappedFile, TableBytes,
+};
 use crate::index::format::frame::{le_u32, le_u64, to_usize};
 use crate::index::format::range_max::{RANGE_SHIFT, ranges};
 
@@ -140,7 +142,7 @@ impl ForwardBuilder {
 
     /// The table, readable in memory.
     pub(crate) fn into_forward(self) -> Forward {
-        Forward::parse(Bytes::Owned(self.bytes)).expect("a built table parses")
+        Forward::parse(TableBytes::Owned(self.bytes)).expect("a built table parses")
     }
 
     /// Writes the table as `dir/name`.
@@ -149,23 +151,6 @@ impl ForwardBuilder {
         w.write(&self.bytes[HEADER_LEN as usize..])?;
         w.finish()
     }
-}
-
-/// A prefetch hint for every cache line of `bytes`.
-#[inline]
-fn prefetch_lines(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
-        // SAFETY: a prefetch never faults and reads nothing the program
-        // sees; the pointer lies inside `bytes`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                line.as_ptr().cast(),
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
 }
 
 fn put(bytes: &mut [u8], at: usize, v: &[u8]) {
@@ -198,32 +183,10 @@ impl Layout {
     }
 }
 
-/// Where the table's bytes live.
-enum Bytes {
-    Mapped(MappedFile),
-    Owned(Vec<u8>),
-}
-
-impl Bytes {
-    #[inline]
-    fn get(&self, range: std::ops::Range<usize>) -> Option<&[u8]> {
-        match self {
-            Bytes::Mapped(f) => f.get(range),
-            Bytes::Owned(v) => v.get(range),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            Bytes::Mapped(f) => f.len(),
-            Bytes::Owned(v) => v.len(),
-        }
-    }
-}
-
 /// A segment's forward postings.
 pub(crate) struct Forward {
-    bytes: Bytes,
+    bytes: TableBytes,
+    docs: u32,
     n_ranges: usize,
     term_width: usize,
     code_width: usize,
@@ -254,13 +217,13 @@ impl Forward {
         terms: usize,
         width: usize,
     ) -> Result<Self, IndexError> {
-        let h = HEADER_LEN as usize;
-        let fields = file.at_open(h..h + FIELDS)?.to_vec();
+        // A damaged first page is reported as such (parse only says no).
+        file.at_open(HEADER_LEN as usize..HEADER_LEN as usize + FIELDS)?;
         let path = file.path.clone();
-        let fwd = Forward::parse(Bytes::Mapped(file))
+        let fwd = Forward::parse(TableBytes::Mapped(file))
             .ok_or_else(|| IndexError::corrupt(&path, "forward postings do not fit the file"))?;
-        let found = (le_u32(&fields, 0), fwd.term_width, fwd.code_width);
-        let want = (Some(docs), term_width(terms), width);
+        let found = (fwd.docs, fwd.term_width, fwd.code_width);
+        let want = (docs, term_width(terms), width);
         if found != want {
             return Err(IndexError::corrupt(
                 &path,
@@ -272,11 +235,13 @@ impl Forward {
         Ok(fwd)
     }
 
-    fn parse(bytes: Bytes) -> Option<Forward> {
+    /// The table's layout from its fields (read as an open-time check
+    /// reads them), `None` when they are malformed or do not fit.
+    fn parse(bytes: TableBytes) -> Option<Forward> {
         let h = HEADER_LEN as usize;
         let b = match &bytes {
-            Bytes::Mapped(f) => f.at_open(h..h + FIELDS).ok()?,
-            Bytes::Owned(v) => v.get(h..h + FIELDS)?,
+            TableBytes::Mapped(f) => f.at_open(h..h + FIELDS).ok()?,
+            TableBytes::Owned(v) => v.get(h..h + FIELDS)?,
         };
         let docs = le_u32(b, 0)?;
         let (tw, cw) = (le_u32(b, 4)? as usize, le_u32(b, 8)? as usize);
@@ -291,6 +256,7 @@ impl Forward {
         let end = layout.codes_at.checked_add(postings.checked_mul(cw)?)?;
         (end == bytes.len()).then_some(Forward {
             bytes,
+            docs,
             n_ranges,
             term_width: tw,
             code_width: cw,
@@ -328,40 +294,6 @@ impl Forward {
         })
     }
 
-    /// Asks the CPU to start loading range `r`'s terms and masks (the
-    /// bytes [`range`](Self::range) scans), so that a search that knows
-    /// which range it scores next overlaps that load with the current
-    /// range: scored best bound first, ranges lie far apart in the file,
-    /// and each would otherwise wait on memory. A hint only: nothing is
-    /// read, checked or returned.
-    #[inline]
-    pub(crate) fn prefetch(&self, r: usize) {
-        let l = self.layout;
-        let Some(dir) = self.raw(l.groups_at + 8 * r..l.groups_at + 8 * r + 16) else {
-            return;
-        };
-        let (Some(g0), Some(g1)) = (le_u64(dir, 0), le_u64(dir, 8)) else {
-            return;
-        };
-        let (g0, g1) = (g0 as usize, g1 as usize);
-        let tw = self.term_width;
-        if let Some(b) = self.raw(l.terms_at + g0 * tw..l.terms_at + g1 * tw) {
-            prefetch_lines(b);
-        }
-        if let Some(b) = self.raw(l.masks_at + g0..l.masks_at + g1) {
-            prefetch_lines(b);
-        }
-    }
-
-    /// Bytes of the table, unchecked: for [`prefetch`](Self::prefetch),
-    /// which only hints at them.
-    fn raw(&self, range: std::ops::Range<usize>) -> Option<&[u8]> {
-        match &self.bytes {
-            Bytes::Mapped(f) => f.unchecked(range),
-            Bytes::Owned(v) => v.get(range),
-        }
-    }
-
     /// Groups (term, range) in the table: what scoring every range reads.
     pub(crate) fn groups(&self) -> usize {
         self.groups
@@ -369,10 +301,7 @@ impl Forward {
 
     /// The mapped file, for `verify` and damage reports.
     pub(crate) fn file(&self) -> Option<&MappedFile> {
-        match &self.bytes {
-            Bytes::Mapped(f) => Some(f),
-            Bytes::Owned(_) => None,
-        }
+        self.bytes.file()
     }
 }
 

@@ -330,6 +330,51 @@ impl FrameError {
     }
 }
 
+/// The bytes of a table that a segment reads from its file or, for a
+/// segment written without that file, builds in memory in the same layout
+/// (range maxima, forward postings): offsets are absolute either way, and
+/// reads of a file go through its page checks.
+pub(crate) enum TableBytes {
+    Mapped(MappedFile),
+    Owned(Vec<u8>),
+}
+
+impl TableBytes {
+    /// Bytes `range`; `None` when out of bounds or damaged.
+    #[inline]
+    pub(crate) fn get(&self, range: Range<usize>) -> Option<&[u8]> {
+        match self {
+            TableBytes::Mapped(f) => f.get(range),
+            TableBytes::Owned(v) => v.get(range),
+        }
+    }
+
+    /// Length of the header and body.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            TableBytes::Mapped(f) => f.len(),
+            TableBytes::Owned(v) => v.len(),
+        }
+    }
+
+    /// Every byte, unchecked (tests compare tables).
+    #[cfg(test)]
+    pub(crate) fn unchecked(&self) -> &[u8] {
+        match self {
+            TableBytes::Mapped(f) => f.unchecked(0..f.len()).unwrap_or_default(),
+            TableBytes::Owned(v) => v,
+        }
+    }
+
+    /// The mapped file, for `verify` and damage reports.
+    pub(crate) fn file(&self) -> Option<&MappedFile> {
+        match self {
+            TableBytes::Mapped(f) => Some(f),
+            TableBytes::Owned(_) => None,
+        }
+    }
+}
+
 /// Reads a little-endian `u32` at `at`, `None` when out of bounds.
 #[inline]
 pub(crate) fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {

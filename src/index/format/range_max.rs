@@ -26,7 +26,7 @@
 
 use crate::index::error::IndexError;
 use crate::index::format::frame::FileMeta;
-use crate::index::format::frame::{FileWriter, HEADER_LEN, MAGIC_RANGES, MappedFile};
+use crate::index::format::frame::{FileWriter, HEADER_LEN, MAGIC_RANGES, MappedFile, TableBytes};
 use crate::index::format::frame::{le_u32, le_u64, to_usize};
 
 /// Documents per range: `1 << RANGE_SHIFT`.
@@ -59,26 +59,21 @@ pub(crate) fn stored_for(docs: u32) -> bool {
 
 /// Number of ranges over `docs` documents.
 pub(crate) fn ranges(docs: u32) -> usize {
-    ranges_of(docs, RANGE_SHIFT)
-}
-
-/// Number of ranges of `1 << shift` documents over `docs` documents.
-pub(crate) fn ranges_of(docs: u32, shift: u32) -> usize {
-    (docs as usize).div_ceil(1 << shift)
+    (docs as usize).div_ceil(1 << RANGE_SHIFT)
 }
 
 /// Appends the data of one term (`docs` increasing, `values[i]` the weight
-/// of `docs[i]` unscaled, see `Quantizer::unscaled`) over ranges of `1 <<
-/// shift` documents to `out`; returns `(count, dense, unit)`.
+/// of `docs[i]` unscaled, see `Quantizer::unscaled`) to `out`; returns
+/// `(count, dense, unit)`.
 pub(crate) fn encode_term(
     docs: &[u32],
     values: impl Fn(usize) -> f32,
-    (shift, ranges): (u32, usize),
+    ranges: usize,
     out: &mut Vec<u8>,
 ) -> (u32, bool, f32) {
     let mut maxima: Vec<(u32, f32)> = Vec::new();
     for (i, &d) in docs.iter().enumerate() {
-        let (r, v) = (d >> shift, values(i));
+        let (r, v) = (d >> RANGE_SHIFT, values(i));
         match maxima.last_mut() {
             Some((lr, lv)) if *lr == r => *lv = lv.max(v),
             _ => maxima.push((r, v)),
@@ -122,7 +117,6 @@ fn put_entry(dir: &mut Vec<u8>, offset: u64, (count, dense, unit): (u32, bool, f
 /// Streams a segment's `.bmx` file, one term at a time in dictionary order.
 pub(crate) struct RangeMaxWriter {
     w: FileWriter,
-    shift: u32,
     ranges: usize,
     dir: Vec<u8>,
     terms: u32,
@@ -130,22 +124,14 @@ pub(crate) struct RangeMaxWriter {
 }
 
 impl RangeMaxWriter {
-    /// Starts `dir/name` for a segment of `docs` documents, over ranges of
-    /// `1 << shift` documents.
-    pub(crate) fn create(
-        dir: &std::path::Path,
-        name: &str,
-        docs: u32,
-        shift: u32,
-    ) -> Result<Self, IndexError> {
+    /// Starts `dir/name` for a segment of `docs` documents.
+    pub(crate) fn create(dir: &std::path::Path, name: &str, docs: u32) -> Result<Self, IndexError> {
         let mut w = FileWriter::create(dir, name, MAGIC_RANGES)?;
-        let ranges = ranges_of(docs, shift);
-        w.write_u32(shift)?;
-        w.write_u32(ranges as u32)?;
+        w.write_u32(RANGE_SHIFT)?;
+        w.write_u32(ranges(docs) as u32)?;
         Ok(RangeMaxWriter {
             w,
-            shift,
-            ranges,
+            ranges: ranges(docs),
             dir: Vec::new(),
             terms: 0,
             buf: Vec::new(),
@@ -159,7 +145,7 @@ impl RangeMaxWriter {
         values: impl Fn(usize) -> f32,
     ) -> Result<(), IndexError> {
         self.buf.clear();
-        let entry = encode_term(docs, values, (self.shift, self.ranges), &mut self.buf);
+        let entry = encode_term(docs, values, self.ranges, &mut self.buf);
         put_entry(&mut self.dir, self.w.position(), entry);
         self.w.write(&self.buf)?;
         self.terms += 1;
@@ -243,37 +229,25 @@ impl TermRanges<'_> {
     }
 }
 
-/// Where the table's bytes live.
-enum Bytes {
-    Mapped(MappedFile),
-    Owned(Vec<u8>),
-}
-
 /// The maxima of every term of a segment, by dictionary entry.
 pub(crate) struct RangeMax {
-    bytes: Bytes,
+    bytes: TableBytes,
     ranges: usize,
     dir_at: usize,
     terms: usize,
 }
 
 impl RangeMax {
-    /// Checks the header and trailer of a `.bmx` (or `.smx`) file of a
-    /// segment with `docs` documents and `terms` terms, over ranges of `1
-    /// << want` documents.
-    pub(crate) fn open(
-        file: MappedFile,
-        docs: u32,
-        terms: usize,
-        want: u32,
-    ) -> Result<Self, IndexError> {
+    /// Checks the header and trailer of a `.bmx` file of a segment with
+    /// `docs` documents and `terms` terms.
+    pub(crate) fn open(file: MappedFile, docs: u32, terms: usize) -> Result<Self, IndexError> {
         let h = HEADER_LEN as usize;
         let b = file.at_open(h..h + 8)?;
         let (shift, n_ranges) = (le_u32(b, 0), le_u32(b, 4));
-        let expected = ranges_of(docs, want);
-        if shift != Some(want) || n_ranges != Some(expected as u32) {
+        if shift != Some(RANGE_SHIFT) || n_ranges != Some(ranges(docs) as u32) {
             return Err(file.corrupt(format!(
-                "range shift {shift:?} and count {n_ranges:?}, expected {want} and {expected}"
+                "range shift {shift:?} and count {n_ranges:?}, expected {RANGE_SHIFT} and {}",
+                ranges(docs)
             )));
         }
         let at = file.len().saturating_sub(TRAILER);
@@ -283,8 +257,8 @@ impl RangeMax {
         match (dir_at, count) {
             (Some(d), Some(c)) if c == terms && d.checked_add(c * ENTRY) == Some(at) => {
                 Ok(RangeMax {
-                    bytes: Bytes::Mapped(file),
-                    ranges: expected,
+                    bytes: TableBytes::Mapped(file),
+                    ranges: ranges(docs),
                     dir_at: d,
                     terms,
                 })
@@ -306,7 +280,7 @@ impl RangeMax {
         let dir_at = bytes.len();
         bytes.extend_from_slice(&dir);
         RangeMax {
-            bytes: Bytes::Owned(bytes),
+            bytes: TableBytes::Owned(bytes),
             ranges: n_ranges,
             dir_at,
             terms: parts.len(),
@@ -316,18 +290,12 @@ impl RangeMax {
     /// The table's bytes, unchecked (tests compare tables).
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Mapped(f) => f.unchecked(0..f.len()).unwrap_or_default(),
-            Bytes::Owned(v) => v,
-        }
+        self.bytes.unchecked()
     }
 
     /// Bytes `range` of the table; `None` when out of bounds or damaged.
     fn get(&self, range: std::ops::Range<usize>) -> Option<&[u8]> {
-        match &self.bytes {
-            Bytes::Mapped(f) => f.get(range),
-            Bytes::Owned(v) => v.get(range),
-        }
+        self.bytes.get(range)
     }
 
     /// The maxima of dictionary entry `i`; `None` when the bytes are
@@ -360,9 +328,6 @@ impl RangeMax {
 
     /// The mapped file, for `verify`.
     pub(crate) fn file(&self) -> Option<&MappedFile> {
-        match &self.bytes {
-            Bytes::Mapped(f) => Some(f),
-            Bytes::Owned(_) => None,
-        }
+        self.bytes.file()
     }
 }

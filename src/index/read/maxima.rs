@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::index::format::block::PostingList;
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::{RANGE_SHIFT, RangeMax, encode_term, ranges};
+use crate::index::format::range_max::{RangeMax, encode_term, ranges};
 
 /// Builds the bytes of a `.bmx` in memory from `lists` (one per
 /// dictionary entry, `None` when damaged, impacts quantized by `quant`) of
@@ -59,7 +59,7 @@ fn term_part(
         });
     }
     let mut out = Vec::new();
-    let entry = encode_term(&ds, |i| vs[i], (RANGE_SHIFT, n_ranges), &mut out);
+    let entry = encode_term(&ds, |i| vs[i], n_ranges, &mut out);
     (out, entry)
 }
 
@@ -69,7 +69,7 @@ mod tests {
     use crate::index::format::block::encode_list;
     use crate::index::format::frame::{MAGIC_RANGES, MappedFile};
     use crate::index::format::quant::Quantization;
-    use crate::index::format::range_max::RangeMaxWriter;
+    use crate::index::format::range_max::{RANGE_SHIFT, RangeMaxWriter};
 
     /// 16-bit codes at scale 1: a code's unscaled weight is the code.
     const CODES: Quantizer = Quantizer {
@@ -140,7 +140,7 @@ mod tests {
             ((0..500).collect(), (0..500).map(|i| 1 + i % 97).collect()),
             (vec![3, 900, 4000], vec![5, 60000, 7]),
         ];
-        let mut w = RangeMaxWriter::create(dir.path(), "t.bmx", 5000, RANGE_SHIFT).unwrap();
+        let mut w = RangeMaxWriter::create(dir.path(), "t.bmx", 5000).unwrap();
         let mut encoded = Vec::new();
         for (d, c) in &lists {
             w.push(d, |i| c[i] as f32).unwrap();
@@ -150,7 +150,7 @@ mod tests {
         }
         let meta = w.finish().unwrap();
         let file = MappedFile::open(dir.path(), &meta, MAGIC_RANGES).unwrap();
-        let on_disk = RangeMax::open(file, 5000, 2, RANGE_SHIFT).unwrap();
+        let on_disk = RangeMax::open(file, 5000, 2).unwrap();
         let views: Vec<_> = encoded
             .iter()
             .map(|(b, n)| PostingList::new(b, *n, 2))
@@ -166,6 +166,6 @@ mod tests {
         }
         // A table for another segment shape is refused.
         let file = MappedFile::open(dir.path(), &meta, MAGIC_RANGES).unwrap();
-        assert!(RangeMax::open(file, 6000, 2, RANGE_SHIFT).is_err());
+        assert!(RangeMax::open(file, 6000, 2).is_err());
     }
 }

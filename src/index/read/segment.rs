@@ -20,7 +20,7 @@ use crate::index::format::frame::{
 use crate::index::format::meta::{META_FILE, SegmentMeta};
 use crate::index::format::postings::Postings;
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::{RANGE_SHIFT, RangeMax};
+use crate::index::format::range_max::RangeMax;
 use crate::index::format::stored::{StoredDoc, StoredTable};
 use crate::index::format::terms::{TermDict, TermInfo};
 #[cfg(doc)]
@@ -94,8 +94,7 @@ impl Segment {
         };
         let range_max = OnceLock::new();
         if let Some(file) = open("bmx", MAGIC_RANGES)? {
-            let table = RangeMax::open(file, meta.docs as u32, terms.len(), RANGE_SHIFT)?;
-            let _ = range_max.set(table);
+            let _ = range_max.set(RangeMax::open(file, meta.docs as u32, terms.len())?);
         }
         let forward = OnceLock::new();
         if let Some(file) = open("fwd", MAGIC_FORWARD)? {

@@ -15,7 +15,7 @@ use crate::index::format::frame::{MAGIC_POSTINGS, MappedFile};
 use crate::index::format::meta::SegmentMeta;
 use crate::index::format::postings::{Postings, create_postings};
 use crate::index::format::quant::Quantizer;
-use crate::index::format::range_max::{RANGE_SHIFT, RangeMaxWriter, stored_for};
+use crate::index::format::range_max::{RangeMaxWriter, stored_for};
 use crate::index::format::stored::StoredWriter;
 use crate::index::format::terms::TermDictWriter;
 use crate::index::format::terms::TermInfo;
@@ -64,19 +64,11 @@ pub(crate) fn write_segment(dir: &Path, segment: NewSegment) -> Result<SegmentMe
     let maxima = stored_for(ids.len() as u32) && num_postings > 0;
     let (pst, bmx, terms, infos) =
         write_postings(dir, stem, postings, quant, ids.len() as u32, maxima)?;
-    if bmx.is_some() {
-        files.push(pst.clone());
-        files.extend(bmx);
-        files.push(write_forward(
-            dir,
-            stem,
-            &pst,
-            quant,
-            &infos,
-            ids.len() as u32,
-        )?);
-    } else {
-        files.push(pst);
+    files.push(pst.clone());
+    if let Some(bmx) = bmx {
+        files.push(bmx);
+        let docs = ids.len() as u32;
+        files.push(write_forward(dir, stem, &pst, quant, &infos, docs)?);
     }
     let n_terms = terms.len() as u64;
     files.push(terms.write(dir, &format!("{stem}.ter"))?);
@@ -128,7 +120,6 @@ fn write_postings(
             dir,
             &format!("{stem}.bmx"),
             segment_docs,
-            RANGE_SHIFT,
         )?)
     } else {
         None
