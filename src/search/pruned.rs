@@ -433,6 +433,9 @@ impl Run<'_> {
                 if self.top.threshold().is_some_and(|t| v < t) {
                     return Band::Stop;
                 }
+                if let Some(&(_, next)) = scratch.cands[..end].get(i + 1) {
+                    self.prefetch(next);
+                }
                 self.score(g, &mut scratch.acc, &scratch.tables);
                 stats.scored += 1;
                 self.scored += 1;
@@ -443,11 +446,24 @@ impl Run<'_> {
         Band::Done
     }
 
-    /// Scores range `g` (numbered over all segments).
-    fn score(&mut self, g: u32, acc: &mut [f32], tables: &[QueryTable]) {
+    /// The segment of range `g` (numbered over all segments) and the
+    /// range's number in it.
+    fn locate(&self, g: u32) -> (usize, u32) {
         let s = self.offsets.partition_point(|&o| o <= g as usize) - 1;
+        (s, g - self.offsets[s] as u32)
+    }
+
+    /// Starts loading range `g`'s forward postings (see
+    /// [`Forward::prefetch`]).
+    fn prefetch(&self, g: u32) {
+        let (s, r) = self.locate(g);
+        self.index.segments[s].forward().prefetch(r as usize);
+    }
+
+    /// Scores range `g`.
+    fn score(&mut self, g: u32, acc: &mut [f32], tables: &[QueryTable]) {
+        let (s, r) = self.locate(g);
         let seg = &self.index.segments[s];
-        let r = g - self.offsets[s] as u32;
         let at = (seg, r, self.index);
         score_range(seg.forward(), &tables[s], at, acc, &mut self.top);
     }

@@ -153,6 +153,23 @@ impl ForwardBuilder {
     }
 }
 
+/// A prefetch hint for every cache line of `bytes`.
+#[inline]
+fn prefetch_lines(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch never faults and reads nothing the program
+        // sees; the pointer lies inside `bytes`.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 fn put(bytes: &mut [u8], at: usize, v: &[u8]) {
     bytes[at..at + v.len()].copy_from_slice(v);
 }
@@ -292,6 +309,37 @@ impl Forward {
             term_width: tw,
             code_width: cw,
         })
+    }
+
+    /// Asks the CPU to start loading range `r`'s terms and masks (the
+    /// bytes [`range`](Self::range) scans), so that a search that knows
+    /// which range it scores next overlaps that load with the current
+    /// range: scored best bound first, ranges lie far apart in the file.
+    /// A hint only: nothing is read, checked or returned. Measured on the
+    /// 200,000 real passages (three interleaved pairs of
+    /// `cargo bench --bench search` runs, short queries): pruned exact
+    /// search 1.60x exhaustive with it, 1.55x without.
+    #[inline]
+    pub(crate) fn prefetch(&self, r: usize) {
+        let l = self.layout;
+        let at = l.groups_at + 8 * r;
+        let Some(dir) = self.bytes.unchecked(at..at + 16) else {
+            return;
+        };
+        let (Some(g0), Some(g1)) = (le_u64(dir, 0), le_u64(dir, 8)) else {
+            return;
+        };
+        let (g0, g1) = (g0 as usize, g1 as usize);
+        let tw = self.term_width;
+        let parts = [
+            (l.terms_at + g0 * tw, l.terms_at + g1 * tw),
+            (l.masks_at + g0, l.masks_at + g1),
+        ];
+        for (a, b) in parts {
+            if let Some(bytes) = self.bytes.unchecked(a..b) {
+                prefetch_lines(bytes);
+            }
+        }
     }
 
     /// Groups (term, range) in the table: what scoring every range reads.

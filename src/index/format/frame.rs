@@ -357,12 +357,12 @@ impl TableBytes {
         }
     }
 
-    /// Every byte, unchecked (tests compare tables).
-    #[cfg(test)]
-    pub(crate) fn unchecked(&self) -> &[u8] {
+    /// Bytes `range`, unchecked: for a prefetch hint, which reads nothing,
+    /// and for tests comparing tables.
+    pub(crate) fn unchecked(&self, range: Range<usize>) -> Option<&[u8]> {
         match self {
-            TableBytes::Mapped(f) => f.unchecked(0..f.len()).unwrap_or_default(),
-            TableBytes::Owned(v) => v,
+            TableBytes::Mapped(f) => f.unchecked(range),
+            TableBytes::Owned(v) => v.get(range),
         }
     }
 

@@ -290,7 +290,9 @@ impl RangeMax {
     /// The table's bytes, unchecked (tests compare tables).
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.bytes.unchecked()
+        self.bytes
+            .unchecked(0..self.bytes.len())
+            .unwrap_or_default()
     }
 
     /// Bytes `range` of the table; `None` when out of bounds or damaged.
