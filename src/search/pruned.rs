@@ -45,8 +45,11 @@ const RANGE: usize = 1 << RANGE_SHIFT;
 /// postings of a term-at-a-time pass per group (term) of the range: a
 /// bit test per group and the query's own postings, against a decode and
 /// an accumulator update per posting. Measured on 200,000 real passages
-/// (`benches/real_vectors.sh`): a range of 773 groups took 2.5 us hot and
-/// 3.9 us as the search meets it, a posting of exhaustive scoring 3.2 ns.
+/// (`benches/real_vectors.sh`) with a one-off timer around `score_range`
+/// (not kept): a range of 773 groups took 2.5 us hot and 3.9 us as the
+/// search meets it, a posting of exhaustive scoring 3.2 ns. Values of 0.7,
+/// 1.3 and 2.5 then gave pruned exact search 1.55x, 1.55x and 1.51x
+/// exhaustive's mean on the shared queries (one run each, a noisy VM).
 const GROUP_COST: f32 = 1.3;
 
 /// How many ranges pruned scoring may score before the filtered pass
@@ -119,7 +122,8 @@ pub(super) const AUTO_MIN_BUDGET: usize = 56;
 /// of 42.9 ms against 36.8 ms exhaustive; with this cap both the shared
 /// queries and the long ones had their exhaustive p99 (33.9 and 36.8 ms)
 /// and means below exhaustive (chosen on that run, not held out). With
-/// forward postings 64 and 128 were compared again (long queries: mean
+/// forward postings 64 and 128 were compared again (by changing this
+/// constant; long queries: mean
 /// 0.99x and 0.93x of exhaustive, p99 1.00x and 0.97x; shared queries:
 /// mean 0.70x and 0.59x, p99 1.00x and 0.99x): 128 stays. Such a query is
 /// declined before its terms are looked up.
