@@ -9,6 +9,7 @@ use candle_core::{Device, IndexOp, Tensor};
 use candle_nn::ops::{layer_norm, softmax_last_dim};
 
 use super::config::{Activation, BertConfig};
+use super::kernel;
 use super::weights::{Checkpoint, Matrix};
 use crate::error::Result;
 
@@ -26,7 +27,8 @@ impl Linear {
     fn load(ckpt: &Checkpoint, prefix: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = ckpt.matrix(&format!("{prefix}.weight"), &[out_dim, in_dim])?;
         let bias = ckpt.get(&format!("{prefix}.bias"), &[out_dim])?;
-        let weight_t = transpose(weight.as_slice(), out_dim, in_dim);
+        let mut weight_t = vec![0f32; in_dim * out_dim];
+        kernel::transpose(weight.as_slice(), out_dim, in_dim, &mut weight_t);
         Ok(Linear {
             weight_t: Tensor::from_vec(weight_t, (in_dim, out_dim), bias.device())?,
             bias,
@@ -37,24 +39,6 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
     }
-}
-
-/// `m` (`rows x cols`, row-major) transposed, by 32 x 32 tiles: straight
-/// from the checkpoint's map into the tensor's buffer (candle's strided
-/// copy of a transposed view took ~3 ms of splade-tiny's start-up).
-fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const TILE: usize = 32;
-    let mut out = vec![0f32; rows * cols];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    out[c * rows + r] = m[r * cols + c];
-                }
-            }
-        }
-    }
-    out
 }
 
 /// LayerNorm with its epsilon.
@@ -259,21 +243,5 @@ impl BertMlm {
         }
         let mask = Tensor::from_vec(mask, (lengths.len(), 1, 1, len), &self.device)?;
         Ok(Some(mask.contiguous()?))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn transpose_swaps_rows_and_columns() {
-        for (rows, cols) in [(1, 1), (3, 70), (64, 33), (128, 512)] {
-            let m: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
-            let t = super::transpose(&m, rows, cols);
-            for r in 0..rows {
-                for c in 0..cols {
-                    assert_eq!(t[c * rows + r], m[r * cols + c]);
-                }
-            }
-        }
     }
 }

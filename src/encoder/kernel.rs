@@ -96,6 +96,46 @@ pub fn pack_pair(rows: &[f32], h: usize, out: &mut [f32]) {
     pack_columns(rows, h, out, 0);
 }
 
+/// `m` (`rows x cols`, row-major) transposed into `out` (`cols x rows`):
+/// the BERT layers' weights at load. By 16 x 16 blocks in registers where
+/// the CPU has AVX-512; the edges, and other CPUs, by 32 x 32 tiles of
+/// scalar copies. (The scalar tiles alone took 12-16 ms of a BERT-Mini-shaped
+/// cold search's 30: `SPLADE_PROFILE=1`, "model weights: bert".)
+pub fn transpose(m: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    assert!(m.len() >= rows * cols && out.len() >= rows * cols);
+    let (mut full_rows, mut full_cols) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        (full_rows, full_cols) = (rows / LANES * LANES, cols / LANES * LANES);
+        // SAFETY: avx512f is present; the assert bounds every access.
+        unsafe { x86::transpose_blocks_avx512(m, rows, cols, full_rows, full_cols, out) };
+    }
+    // What the blocks left: the columns right of them, then the rows below.
+    transpose_tiles(m, rows, cols, 0..full_rows, full_cols..cols, out);
+    transpose_tiles(m, rows, cols, full_rows..rows, 0..cols, out);
+}
+
+/// [`transpose`] of the part `rs x cs` of `m`, by 32 x 32 tiles.
+fn transpose_tiles(
+    m: &[f32],
+    rows: usize,
+    cols: usize,
+    rs: std::ops::Range<usize>,
+    cs: std::ops::Range<usize>,
+    out: &mut [f32],
+) {
+    const TILE: usize = 32;
+    for r0 in rs.clone().step_by(TILE) {
+        for c0 in cs.clone().step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rs.end) {
+                for c in c0..(c0 + TILE).min(cs.end) {
+                    out[c * rows + r] = m[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
 /// [`pack_pair`] for the columns `from..h`, one float at a time.
 fn pack_columns(rows: &[f32], h: usize, out: &mut [f32], from: usize) {
     for (j, row) in rows.chunks_exact(h).take(PAIR).enumerate() {
@@ -227,6 +267,35 @@ mod x86 {
         }
     }
 
+    /// [`super::transpose`] of the top-left `full_rows x full_cols` of `m`
+    /// (both multiples of 16), one 16 x 16 block at a time.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f; `m` and `out` must hold `rows * cols`
+    /// floats, `full_rows <= rows` and `full_cols <= cols`.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn transpose_blocks_avx512(
+        m: &[f32],
+        rows: usize,
+        cols: usize,
+        full_rows: usize,
+        full_cols: usize,
+        out: &mut [f32],
+    ) {
+        for r0 in (0..full_rows).step_by(LANES) {
+            for c0 in (0..full_cols).step_by(LANES) {
+                // SAFETY: rows r0..r0 + 16 <= rows, columns c0..c0 + 16 <= cols.
+                let r: [__m512; 16] = std::array::from_fn(|j| unsafe {
+                    _mm512_loadu_ps(m.as_ptr().add((r0 + j) * cols + c0))
+                });
+                for (c, v) in transpose16(r).into_iter().enumerate() {
+                    // SAFETY: (c0 + c) * rows + r0 + 16 <= cols * rows.
+                    unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((c0 + c) * rows + r0), v) };
+                }
+            }
+        }
+    }
+
     /// `out[c]` holds component `c` of the 16 vectors of `r`.
     #[target_feature(enable = "avx512f")]
     fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
@@ -329,6 +398,20 @@ pub(crate) mod tests {
                 ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect()
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        for (rows, cols) in [(1, 1), (3, 70), (16, 16), (64, 33), (47, 128), (128, 512)] {
+            let m: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let mut t = vec![f32::NAN; rows * cols];
+            transpose(&m, rows, cols, &mut t);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], m[r * cols + c], "{rows} x {cols}");
+                }
+            }
+        }
     }
 
     #[test]
