@@ -10,6 +10,7 @@
 # large synthetic index (examples/synth_vectors.rs + `splade index
 # --vectors`; its terms are the generator's `t<rank>` names, so a text
 # query finds none of them there: that row is start-up, open and lookups).
+# Last, a warm-process figure: all DL20 queries in one process against one.
 # Usage: [REPEATS=31] [BIN=target/release/splade] [SYNTH_INDEX=DIR] benches/cold_start.sh [WORK]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,17 @@ for r in "${runs[@]}"; do
   IFS='|' read -r -a parts <<< "$r"
   python3 benches/cold_start.py --repeats "${REPEATS:-31}" --label "${parts[0]}" -- "$bin" "${parts[@]:1}"
 done
+# Warm process: the 54 DL20 queries in one process, against the one-query
+# process above; the difference over 53 is a query's time once the model
+# and index are loaded (encode + search + print).
+queries=../shared/data/trec-dl-2020-passage-pool/queries.jsonl
+n=$(wc -l < "$queries")
+one=$(python3 benches/cold_start.py --repeats "${REPEATS:-31}" --label one -- \
+  "$bin" search "$q" --index "$work/dl20" -k 10 --mode splade | cut -d'|' -f3 | tr -d ' ')
+all=$(python3 benches/cold_start.py --repeats "${REPEATS:-31}" --label all -- \
+  "$bin" search --queries "$queries" --index "$work/dl20" -k 10 --mode splade | cut -d'|' -f3 | tr -d ' ')
+echo
+echo "Warm process (DL20 pool, splade-tiny, --mode splade): $n queries in one process $all ms, one query $one ms (medians): $(python3 -c "print(f'{($all - $one) / ($n - 1):.2f}')") ms per further query"
 echo
 echo "Breakdown of one run each (SPLADE_PROFILE=1, ms):"
 for r in "${runs[@]}"; do
