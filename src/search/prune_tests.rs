@@ -481,3 +481,18 @@ fn auto_declines_document_like_queries_whatever_their_budget() {
     assert!(pruned::declines(11, cap, 10));
     assert!(!pruned::declines(0, cap + 1, 0));
 }
+
+#[test]
+fn pruning_goes_on_a_while_before_a_near_miss_falls_back() {
+    use pruned::{HOPELESS, PATIENCE, fall_back};
+    let budget = 400;
+    // Within the budget: never.
+    assert!(!fall_back(budget, 0, budget));
+    // Over the budget but within HOPELESS budgets: only once a
+    // PATIENCE-th of the budget is spent.
+    assert!(!fall_back(budget + 1, budget / PATIENCE - 1, budget));
+    assert!(fall_back(budget + 1, budget / PATIENCE, budget));
+    assert!(!fall_back(HOPELESS * budget, 0, budget));
+    // Beyond: at once.
+    assert!(fall_back(HOPELESS * budget + 1, 0, budget));
+}
