@@ -613,18 +613,6 @@ pub(super) fn segment_terms<'a>(seg: &'a Segment, query: &[(&str, f32)]) -> Opti
     Some(terms)
 }
 
-/// Postings per document mask: `mask.count_ones()` without relying on a
-/// `popcnt` instruction the portable build may not have.
-const POPULATION: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = (i as u8).count_ones() as u8;
-        i += 1;
-    }
-    t
-};
-
 /// Adds to `acc` the postings of every group of the range `g` whose term
 /// is the query's ([`add_group`]). Most groups are not: the loop is a bit
 /// test in `table` per group, and where each match's postings start is
@@ -647,7 +635,7 @@ fn add_matches(
             at += 8;
         }
         while at < i {
-            p += POPULATION[masks[at] as usize] as usize;
+            p += masks[at].count_ones() as usize;
             at += 1;
         }
         add_group(g, quant, (p, masks[i], table.factors[t]), acc);
